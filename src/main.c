@@ -1,0 +1,253 @@
+/* main.c: start-up and the control thread.
+ *
+ * Start-up does everything that can fail before anything is served: parse
+ * flags and config, load and check certificates, build every worker's TLS
+ * state, bind every listening socket. Any failure prints one line naming
+ * the flag or file and exits 2. Then the control loop starts the workers and
+ * watches signals: SIGTERM/SIGINT stop accepting and drain open connections
+ * for up to --drain-timeout; a second signal, or the timeout, closes what is
+ * left. Signals are watched on this loop only (libuv would deliver them to
+ * every loop that watches) and reach workers through their mailboxes. */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "tls.h"
+#include "worker.h"
+
+#define EXIT_BAD_INPUT 2
+
+struct control {
+  uv_loop_t loop;
+  uv_signal_t sigterm, sigint;
+  uv_timer_t drain_timer;
+  uv_async_t worker_done;
+  atomic_int n_done; /* workers whose loop has ended */
+  struct worker *workers;
+  int n_workers;
+  bool draining;
+};
+
+static struct control *the_control; /* for worker_exited() only */
+
+static void post_all(struct control *ctl, unsigned mail) {
+  for (int i = 0; i < ctl->n_workers; i++)
+    worker_post(&ctl->workers[i], mail);
+}
+
+static void drain_timer_cb(uv_timer_t *t) {
+  struct control *ctl = t->data;
+  post_all(ctl, WORKER_MAIL_FORCE);
+}
+
+static void signal_cb(uv_signal_t *s, int signum) {
+  struct control *ctl = s->data;
+  if (ctl->draining) {
+    log_info("signal %s again: closing all connections now",
+             strsignal(signum));
+    post_all(ctl, WORKER_MAIL_FORCE);
+    return;
+  }
+  ctl->draining = true;
+  log_info("signal %s: no longer accepting, draining for up to %u ms",
+           strsignal(signum), ctl->workers[0].cfg->drain_timeout_ms);
+  post_all(ctl, WORKER_MAIL_STOP);
+  uv_timer_start(&ctl->drain_timer, drain_timer_cb,
+                 ctl->workers[0].cfg->drain_timeout_ms, 0);
+}
+
+/* Runs on a worker thread as its loop ends. */
+static void worker_exited(struct worker *w) {
+  (void)w;
+  atomic_fetch_add(&the_control->n_done, 1);
+  uv_async_send(&the_control->worker_done);
+}
+
+static void worker_done_cb(uv_async_t *a) {
+  struct control *ctl = a->data;
+  if (atomic_load(&ctl->n_done) < ctl->n_workers)
+    return;
+  uv_close((uv_handle_t *)&ctl->sigterm, NULL);
+  uv_close((uv_handle_t *)&ctl->sigint, NULL);
+  uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
+  uv_close((uv_handle_t *)&ctl->worker_done, NULL);
+}
+
+static int control_run(struct control *ctl) {
+  uv_loop_init(&ctl->loop);
+  uv_signal_init(&ctl->loop, &ctl->sigterm);
+  uv_signal_init(&ctl->loop, &ctl->sigint);
+  uv_timer_init(&ctl->loop, &ctl->drain_timer);
+  uv_async_init(&ctl->loop, &ctl->worker_done, worker_done_cb);
+  ctl->sigterm.data = ctl->sigint.data = ctl;
+  ctl->drain_timer.data = ctl->worker_done.data = ctl;
+  uv_signal_start(&ctl->sigterm, signal_cb, SIGTERM);
+  uv_signal_start(&ctl->sigint, signal_cb, SIGINT);
+  the_control = ctl;
+
+  for (int i = 0; i < ctl->n_workers; i++) {
+    ctl->workers[i].on_exit = worker_exited;
+    int r = worker_start(&ctl->workers[i]);
+    if (r != 0) {
+      log_error("cannot start worker %d: %s", i, uv_strerror(r));
+      ctl->n_workers = i; /* stop the ones already running */
+      ctl->draining = true;
+      post_all(ctl, WORKER_MAIL_STOP | WORKER_MAIL_FORCE);
+      break;
+    }
+  }
+  uv_run(&ctl->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&ctl->loop);
+  return 0;
+}
+
+/* Bind every worker's socket for every address. fds[w * n_listen + i]. */
+static int open_listeners(const struct cfg *cfg, int *fds, char *err,
+                          size_t errlen) {
+  char why[256];
+  int n = 0;
+  for (int i = 0; i < cfg->n_listen; i++) {
+    if (listener_probe(&cfg->listen[i], why, sizeof why) != 0)
+      goto fail;
+  }
+  for (int w = 0; w < cfg->workers; w++) {
+    for (int i = 0; i < cfg->n_listen; i++) {
+      int fd = listener_open(&cfg->listen[i], why, sizeof why);
+      if (fd < 0)
+        goto fail;
+      fds[n++] = fd;
+    }
+  }
+  return 0;
+
+fail:
+  snprintf(err, errlen, "--listen %s", why);
+  while (n > 0)
+    close(fds[--n]);
+  return -1;
+}
+
+static int init_workers(struct control *ctl, const struct cfg *cfg,
+                        const struct tls_store *store, const uint8_t *secret,
+                        int *fds, char *err, size_t errlen) {
+  ctl->workers = calloc((size_t)cfg->workers, sizeof *ctl->workers);
+  if (ctl->workers == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < cfg->workers; i++) {
+    if (worker_init(&ctl->workers[i], i, cfg, store, secret,
+                    TLS_TICKET_SECRET_LEN, &fds[i * cfg->n_listen],
+                    cfg->n_listen, err, errlen) != 0)
+      return -1; /* fds from i on are still ours: the caller closes them */
+    ctl->n_workers = i + 1;
+  }
+  return 0;
+}
+
+static void print_test(const struct cfg *cfg, const struct tls_store *store) {
+  cfg_dump(cfg, stdout);
+  for (int i = 0; i < tls_store_count(store); i++) {
+    char desc[512];
+    tls_store_describe(store, i, desc, sizeof desc);
+    printf("# certificate %d: %s\n", i + 1, desc);
+  }
+  printf("# configuration OK\n");
+}
+
+/* Validate everything --test checks: one TLS context built the way every
+ * worker will build its own. */
+static int check_tls(const struct cfg *cfg, const struct tls_store *store,
+                     const uint8_t *secret, char *err, size_t errlen) {
+  struct tls_ctx *ctx;
+  if (tls_ctx_new(&ctx, store, cfg, secret, TLS_TICKET_SECRET_LEN,
+                  (uint64_t)time(NULL), err, errlen) != 0)
+    return -1;
+  tls_ctx_free(ctx);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  struct cfg cfg;
+  struct control ctl;
+  struct tls_store *store = NULL;
+  uint8_t secret[TLS_TICKET_SECRET_LEN];
+  char err[512] = "";
+  int *fds = NULL;
+  int status = EXIT_BAD_INPUT;
+
+  memset(&ctl, 0, sizeof ctl);
+  signal(SIGPIPE, SIG_IGN); /* libuv writes with write(2) */
+
+  enum cfg_result cr = cfg_parse(&cfg, argc, argv, stdout, err, sizeof err);
+  if (cr == CFG_EXIT) {
+    cfg_cleanup(&cfg);
+    return 0;
+  }
+  if (cr != CFG_OK)
+    goto fail;
+  log_level = cfg.log_level;
+
+  if (tls_global_init(err, sizeof err) != 0)
+    goto fail;
+  if (tls_store_load(&store, &cfg, err, sizeof err) != 0)
+    goto fail;
+  if (getrandom(secret, sizeof secret, 0) != (ssize_t)sizeof secret) {
+    snprintf(err, sizeof err, "getrandom: %s", strerror(errno));
+    goto fail;
+  }
+  if (check_tls(&cfg, store, secret, err, sizeof err) != 0)
+    goto fail;
+  if (cfg.test) {
+    print_test(&cfg, store);
+    status = 0;
+    goto done;
+  }
+
+  size_t n_fds = (size_t)cfg.workers * (size_t)cfg.n_listen;
+  fds = calloc(n_fds, sizeof *fds);
+  if (fds == NULL || open_listeners(&cfg, fds, err, sizeof err) != 0) {
+    if (fds == NULL)
+      snprintf(err, sizeof err, "out of memory");
+    free(fds);
+    fds = NULL;
+    goto fail;
+  }
+  if (init_workers(&ctl, &cfg, store, secret, fds, err, sizeof err) != 0) {
+    for (size_t i = (size_t)ctl.n_workers * (size_t)cfg.n_listen; i < n_fds;
+         i++)
+      close(fds[i]);
+    goto fail;
+  }
+
+  for (int i = 0; i < cfg.n_listen; i++)
+    log_info("listening on %s", cfg.listen[i].text);
+  log_info("tlsterm %s: %d worker(s), backend %s", PACKAGE_VERSION,
+           cfg.workers, cfg.backend.text);
+  control_run(&ctl);
+  log_info("all connections closed, exiting");
+  status = 0;
+  goto done;
+
+fail:
+  fprintf(stderr, "tlsterm: %s\n", err);
+done:
+  for (int i = 0; i < ctl.n_workers; i++)
+    worker_join(&ctl.workers[i]);
+  free(ctl.workers);
+  free(fds);
+  tls_store_free(store);
+  tls_global_cleanup();
+  cfg_cleanup(&cfg);
+  return status;
+}

@@ -1,0 +1,13 @@
+/* unit.h: the registry of unit-test suites, one per module. */
+#ifndef TLSTERM_UNIT_H
+#define TLSTERM_UNIT_H
+
+#include <check.h>
+
+Suite *addr_suite(void);
+Suite *buf_suite(void);
+Suite *config_suite(void);
+Suite *sni_suite(void);
+Suite *store_suite(void);
+
+#endif

@@ -1,0 +1,197 @@
+/* ctx.c: process-wide TLS set-up and the per-loop TLS context.
+ *
+ * A struct tls_ctx is everything mbedTLS needs to run handshakes on one
+ * loop without touching another thread's state: its own entropy and DRBG,
+ * its own mbedtls_ssl_config (which points at that DRBG, the ticket context
+ * and our callbacks), its own parsed copy of every certificate chain and
+ * private key (parsed from the store's PEM bytes with this loop's RNG; one
+ * RSA key shared by threads would serialise all their signatures on its
+ * mutex), its ticket keys (ticket.c), and a bounded pool of
+ * mbedtls_ssl_context for reuse (sess.c). */
+#include "tls_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/platform_util.h>
+#include <psa/crypto.h>
+
+#include "config.h"
+
+int tls_global_init(char *err, size_t errlen) {
+  psa_status_t st = psa_crypto_init();
+
+  if (st != PSA_SUCCESS) {
+    snprintf(err, errlen, "cannot initialise PSA crypto (status %d)", (int)st);
+    return -1;
+  }
+  return 0;
+}
+
+void tls_global_cleanup(void) { mbedtls_psa_crypto_free(); }
+
+static int fail_with(int ret, const char *what, char *err, size_t errlen) {
+  char why[160];
+
+  tls_strerror(ret, why, sizeof why);
+  snprintf(err, errlen, "TLS context: %s: %s", what, why);
+  return -1;
+}
+
+/* This loop's copy of every chain and key. The store already checked them,
+ * so a failure here means memory or RNG trouble. */
+static int parse_certs(struct tls_ctx *ctx, char *err, size_t errlen) {
+  const struct tls_store *st = ctx->store;
+  int ret;
+
+  ctx->certs = calloc((size_t)st->n_certs, sizeof *ctx->certs);
+  if (ctx->certs == NULL)
+    return fail_with(MBEDTLS_ERR_SSL_ALLOC_FAILED, "certificates", err, errlen);
+  for (int i = 0; i < st->n_certs; i++) {
+    struct tls_ctx_cert *c = &ctx->certs[i];
+    const struct tls_cert *sc = &st->certs[i];
+
+    mbedtls_x509_crt_init(&c->chain);
+    mbedtls_pk_init(&c->key);
+    ret = mbedtls_x509_crt_parse(&c->chain, sc->cert_pem, sc->cert_len);
+    if (ret != 0)
+      return fail_with(ret < 0 ? ret : MBEDTLS_ERR_X509_INVALID_FORMAT,
+                       sc->cert_path, err, errlen);
+    ret = mbedtls_pk_parse_key(&c->key, sc->key_pem, sc->key_len, NULL, 0,
+                               mbedtls_ctr_drbg_random, &ctx->drbg);
+    if (ret != 0)
+      return fail_with(ret, sc->key_path, err, errlen);
+  }
+  return 0;
+}
+
+/* Clients without SNI get the default certificate set (sni.c). */
+static int conf_default_certs(struct tls_ctx *ctx) {
+  int idx[CFG_MAX_CERTS];
+  int n = tls_sni_select(ctx->store, NULL, idx, CFG_MAX_CERTS);
+
+  for (int i = 0; i < n; i++) {
+    struct tls_ctx_cert *c = &ctx->certs[idx[i]];
+    int ret = mbedtls_ssl_conf_own_cert(&ctx->conf, &c->chain, &c->key);
+    if (ret != 0)
+      return ret;
+  }
+  return 0;
+}
+
+static int conf_setup(struct tls_ctx *ctx) {
+  const struct tls_store *st = ctx->store;
+  mbedtls_ssl_config *conf = &ctx->conf;
+  int ret;
+
+  ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER,
+                                    MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT);
+  if (ret != 0)
+    return ret;
+  mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &ctx->drbg);
+  mbedtls_ssl_conf_min_tls_version(conf, st->min_version);
+  mbedtls_ssl_conf_max_tls_version(conf, st->max_version);
+  /* The store's arrays outlive every ctx (tls.h: the store is borrowed and
+   * must outlive it), as mbedTLS requires of these pointers. */
+  mbedtls_ssl_conf_ciphersuites(conf, st->suites);
+  mbedtls_ssl_conf_groups(conf, st->groups);
+  if (st->alpn != NULL && (ret = mbedtls_ssl_conf_alpn_protocols(
+                               conf, st->alpn)) != 0)
+    return ret;
+  mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+  /* Tickets only: no session-ID cache is configured (TLS 1.3 never uses
+   * one, and a reconnect reaches this loop only 1/N of the time). TLS 1.3
+   * resumption must still do a fresh (EC)DHE: psk_dhe_ke only. */
+  mbedtls_ssl_conf_session_tickets_cb(conf, mbedtls_ssl_ticket_write,
+                                      mbedtls_ssl_ticket_parse, &ctx->ticket);
+  mbedtls_ssl_conf_tls13_key_exchange_modes(
+      conf, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL |
+                MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL);
+  mbedtls_ssl_conf_new_session_tickets(conf, 1);
+  mbedtls_ssl_conf_sni(conf, tls_sni_cb, ctx);
+  return conf_default_certs(ctx);
+}
+
+int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
+                const struct cfg *cfg, const uint8_t *ticket_secret,
+                size_t secret_len, uint64_t now_s, char *err, size_t errlen) {
+  static const char pers[] = "tlsterm loop";
+  struct tls_ctx *ctx;
+  int ret;
+
+  (void)cfg; /* everything TLS in cfg was checked into the store */
+  *out = NULL;
+  if (secret_len < 16 || secret_len > TLS_TICKET_SECRET_LEN) {
+    snprintf(err, errlen, "TLS context: ticket secret must be 16 to %d bytes",
+             TLS_TICKET_SECRET_LEN);
+    return -1;
+  }
+  if ((ctx = calloc(1, sizeof *ctx)) == NULL) {
+    snprintf(err, errlen, "TLS context: out of memory");
+    return -1;
+  }
+  ctx->store = store;
+  memcpy(ctx->secret, ticket_secret, secret_len);
+  ctx->secret_len = secret_len;
+  mbedtls_entropy_init(&ctx->entropy);
+  mbedtls_ctr_drbg_init(&ctx->drbg);
+  mbedtls_ssl_config_init(&ctx->conf);
+  mbedtls_ssl_ticket_init(&ctx->ticket);
+
+  /* Each loop seeds its own DRBG from the system entropy source. */
+  ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
+                              (const unsigned char *)pers, sizeof pers);
+  if (ret != 0) {
+    fail_with(ret, "seeding the DRBG", err, errlen);
+    goto fail;
+  }
+  if (parse_certs(ctx, err, errlen) != 0)
+    goto fail;
+  if ((ret = tls_ticket_setup(ctx, now_s)) != 0) {
+    fail_with(ret, "ticket keys", err, errlen);
+    goto fail;
+  }
+  if ((ret = conf_setup(ctx)) != 0) {
+    fail_with(ret, "configuration", err, errlen);
+    goto fail;
+  }
+  *out = ctx;
+  return 0;
+
+fail:
+  tls_ctx_free(ctx);
+  return -1;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx) {
+  if (ctx == NULL)
+    return;
+  /* Sessions still out would point at this config: better to leak the
+   * whole ctx than to free what they use. */
+  if (ctx->n_live > 0)
+    return;
+  while (ctx->pool != NULL) {
+    struct tls_sess *s = ctx->pool;
+    ctx->pool = s->next;
+    mbedtls_ssl_free(&s->ssl);
+    free(s);
+  }
+  mbedtls_ssl_config_free(&ctx->conf);
+  mbedtls_ssl_ticket_free(&ctx->ticket);
+  if (ctx->certs != NULL)
+    for (int i = 0; i < ctx->store->n_certs; i++) {
+      mbedtls_x509_crt_free(&ctx->certs[i].chain);
+      mbedtls_pk_free(&ctx->certs[i].key);
+    }
+  free(ctx->certs);
+  mbedtls_ctr_drbg_free(&ctx->drbg);
+  mbedtls_entropy_free(&ctx->entropy);
+  mbedtls_platform_zeroize(ctx->secret, sizeof ctx->secret);
+  free(ctx);
+}
+
+unsigned tls_ctx_tick(struct tls_ctx *ctx, uint64_t now_s) {
+  return tls_ticket_tick(ctx, now_s);
+}

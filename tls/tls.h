@@ -1,0 +1,131 @@
+/* tls.h: everything mbedTLS, behind one header.
+ *
+ * Nothing outside tls/ includes an mbedTLS header; mbedTLS error codes are
+ * translated here and nowhere else.
+ *
+ * Three kinds of object, by who may touch them:
+ *   struct tls_store  immutable after load: the PEM bytes of every
+ *                     certificate chain and key, already checked. Shared by
+ *                     all threads, read-only.
+ *   struct tls_ctx    one per worker loop: ssl_config, DRBG, ticket context,
+ *                     parsed certificates and this loop's own parsed copy of
+ *                     every private key, and a free list of sessions.
+ *                     Used only by the thread that owns the loop.
+ *   struct tls_sess   one per connection, driven through memory buffers:
+ *                     ciphertext from the socket is appended to `in` by the
+ *                     caller; records to send are appended to `out` by the
+ *                     library. No socket I/O happens in tls/.
+ */
+#ifndef TLSTERM_TLS_H
+#define TLSTERM_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct cfg;
+struct tls_ctx;
+struct tls_sess;
+struct tls_store;
+
+/* Results of tls_sess_* calls (besides 0 and byte counts). */
+enum tls_result {
+  TLS_WANT = -1,   /* needs more ciphertext in `in` */
+  TLS_CLOSED = -2, /* the peer sent close_notify */
+  TLS_FAIL = -3,   /* fatal; tls_sess_error() says why, an alert is queued */
+};
+
+#define TLS_TICKET_SECRET_LEN 32
+
+/* --- process-wide ------------------------------------------------------- */
+
+/* psa_crypto_init(); once, in the main thread, before any worker starts.
+ * Returns 0 or -1 with a reason in err. */
+int tls_global_init(char *err, size_t errlen);
+/* After every worker has joined. */
+void tls_global_cleanup(void);
+
+/* --- store: immutable certificate and key bytes ------------------------- */
+
+/* Read every --cert/--key file of cfg and check it: the PEM parses, the key
+ * matches the certificate, the certificate is ECDSA or RSA. On failure
+ * returns -1 and err holds one line naming the file, e.g.
+ *   "--cert /etc/tls/a.pem: no certificate found"
+ *   "--key /etc/tls/a.key: key does not match certificate /etc/tls/a.pem"
+ * Also checks --ciphers, --groups, --alpn names. */
+int tls_store_load(struct tls_store **out, const struct cfg *cfg, char *err,
+                   size_t errlen);
+void tls_store_free(struct tls_store *store);
+/* Number of certificates, and a one-line description of certificate i
+ * ("CN=example.com ECDSA P-256, names: example.com,*.example.com") for logs
+ * and the --test dump. */
+int tls_store_count(const struct tls_store *store);
+void tls_store_describe(const struct tls_store *store, int i, char *out,
+                        size_t outlen);
+
+/* --- ctx: one per worker loop ------------------------------------------- */
+
+/* Build this loop's TLS state from the shared immutable inputs (borrowed;
+ * they must outlive the ctx). The ticket secret is the same bytes in every
+ * loop; each loop derives the same ticket key for each epoch from it, so
+ * any loop resumes any other loop's tickets. `now_s` is the wall clock in
+ * seconds. Returns 0 or -1 with a reason in err. */
+int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
+                const struct cfg *cfg, const uint8_t *ticket_secret,
+                size_t secret_len, uint64_t now_s, char *err, size_t errlen);
+/* Frees the ctx and its session free list. Every session must have been
+ * returned with tls_sess_free() first. */
+void tls_ctx_free(struct tls_ctx *ctx);
+/* Rotate ticket keys if the epoch changed. Call from a per-loop timer;
+ * returns the number of seconds until the next call is due. */
+unsigned tls_ctx_tick(struct tls_ctx *ctx, uint64_t now_s);
+
+/* --- sess: one per connection ------------------------------------------- */
+
+/* A server session bound to the caller's buffers (borrowed; they must
+ * outlive the session): `in` holds ciphertext received and not yet
+ * consumed, `out` receives ciphertext to send. Taken from the ctx's free
+ * list when possible. NULL on allocation failure. */
+struct tls_sess *tls_sess_new(struct tls_ctx *ctx, struct buf *in,
+                              struct buf *out);
+/* Return the session to its ctx's free list (reset, record buffers kept). */
+void tls_sess_free(struct tls_sess *s);
+
+/* Advance the handshake with what is in `in`. 0: complete (application
+ * data may already be waiting: call tls_sess_read next); TLS_WANT;
+ * TLS_FAIL. */
+int tls_sess_handshake(struct tls_sess *s);
+
+/* Decrypt into dst. Returns bytes (> 0), TLS_WANT when no whole record is
+ * left (in `in` or inside the library), TLS_CLOSED, or TLS_FAIL. Handles
+ * records the library drops silently (warning alerts, post-handshake
+ * messages): TLS_WANT really means "read the socket". */
+int tls_sess_read(struct tls_sess *s, char *dst, size_t len);
+
+/* Encrypt all of src into `out`, as many records as needed. 0 or TLS_FAIL. */
+int tls_sess_write(struct tls_sess *s, const char *src, size_t len);
+
+/* Queue a close_notify alert into `out` (only after the handshake; a no-op
+ * otherwise). */
+void tls_sess_close_notify(struct tls_sess *s);
+
+/* Why the last call failed, for the log: "handshake: no shared cipher suite
+ * (-0x7780)", "bad record MAC", "client sent garbage", ... */
+const char *tls_sess_error(const struct tls_sess *s);
+
+/* Negotiated parameters, valid after the handshake. */
+const char *tls_sess_version(const struct tls_sess *s); /* "TLSv1.3" */
+const char *tls_sess_cipher(const struct tls_sess *s);
+const char *tls_sess_sni(const struct tls_sess *s);     /* NULL if none */
+const char *tls_sess_alpn(const struct tls_sess *s);    /* NULL if none */
+bool tls_sess_resumed(const struct tls_sess *s);
+
+/* --- SNI name matching (pure; unit-tested) ------------------------------ */
+
+/* Does the requested host name match a certificate name? Exact match is
+ * case-insensitive; "*.example.com" matches exactly one extra leading label
+ * ("a.example.com", not "example.com" nor "a.b.example.com"). 1 or 0. */
+int tls_sni_match(const char *pattern, const char *host);
+
+#endif
