@@ -193,6 +193,8 @@ void conn_abort(struct conn *c) {
     close_handle(&c->backend.handle);
 }
 
+struct conn *conn_next(const struct conn *c) { return c->next; }
+
 static void timer_cb(uv_timer_t *t) {
   struct conn *c = t->data;
   const struct cfg *cfg = c->w->cfg;

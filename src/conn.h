@@ -27,4 +27,7 @@ void conn_accept_cb(uv_stream_t *server, int status);
  * memory is freed in the last close callback. Safe to call twice. */
 void conn_abort(struct conn *c);
 
+/* The next connection in its worker's list (for walking it). */
+struct conn *conn_next(const struct conn *c);
+
 #endif

@@ -116,8 +116,9 @@ static void wakeup_cb(uv_async_t *a) {
     if (w->n_conns > 0)
       log_warn("worker %d: drain timeout, closing %u connection(s)", w->id,
                w->n_conns);
-    while (w->conns)
-      conn_abort(w->conns);
+    /* A connection leaves the list only in its last close callback. */
+    for (struct conn *c = w->conns; c; c = conn_next(c))
+      conn_abort(c);
   }
   maybe_finish(w);
 }

@@ -29,7 +29,9 @@ int tls_global_init(char *err, size_t errlen) {
   return 0;
 }
 
-void tls_global_cleanup(void) { mbedtls_psa_crypto_free(); }
+void tls_global_cleanup(void) {
+  mbedtls_psa_crypto_free();
+}
 
 static int fail_with(int ret, const char *what, char *err, size_t errlen) {
   char why[160];
@@ -97,8 +99,8 @@ static int conf_setup(struct tls_ctx *ctx) {
    * must outlive it), as mbedTLS requires of these pointers. */
   mbedtls_ssl_conf_ciphersuites(conf, st->suites);
   mbedtls_ssl_conf_groups(conf, st->groups);
-  if (st->alpn != NULL && (ret = mbedtls_ssl_conf_alpn_protocols(
-                               conf, st->alpn)) != 0)
+  if (st->alpn != NULL &&
+      (ret = mbedtls_ssl_conf_alpn_protocols(conf, st->alpn)) != 0)
     return ret;
   mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
   /* Tickets only: no session-ID cache is configured (TLS 1.3 never uses

@@ -113,10 +113,9 @@ static void copy_sni(char *dst, const unsigned char *name, size_t len) {
     len = TLS_SNI_MAX;
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = name[i];
-    dst[i] = ch > 0x20 && ch < 0x7f ? (char)(ch >= 'A' && ch <= 'Z'
-                                                 ? ch - 'A' + 'a'
-                                                 : ch)
-                                    : '?';
+    dst[i] = ch > 0x20 && ch < 0x7f
+                 ? (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch)
+                 : '?';
   }
   dst[len] = '\0';
 }

@@ -61,7 +61,8 @@ static const struct {
   uint16_t id;
 } group_table[] = {
     {{"x25519", NULL, NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_X25519},
-    {{"secp256r1", "P-256", "prime256v1"}, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1},
+    {{"secp256r1", "P-256", "prime256v1"},
+     MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1},
     {{"secp384r1", "P-384", NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1},
     {{"secp521r1", "P-521", NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1},
     {{"x448", NULL, NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_X448},
@@ -223,9 +224,8 @@ static void describe(struct tls_cert *c, const mbedtls_x509_crt *crt,
   size_t off;
   int cn_len = cn != NULL && cn->len < 256 ? (int)cn->len : 0;
 
-  off = (size_t)snprintf(c->desc, sizeof c->desc, "CN=%.*s %s, names: ",
-                         cn_len, cn != NULL ? (const char *)cn->p : "",
-                         key_desc);
+  off = (size_t)snprintf(c->desc, sizeof c->desc, "CN=%.*s %s, names: ", cn_len,
+                         cn != NULL ? (const char *)cn->p : "", key_desc);
   for (int i = 0; i < c->n_names && off < sizeof c->desc; i++)
     off += (size_t)snprintf(c->desc + off, sizeof c->desc - off, "%s%s",
                             i > 0 ? "," : "", c->names[i]);
@@ -242,9 +242,8 @@ static void describe(struct tls_cert *c, const mbedtls_x509_crt *crt,
 /* Accept the key of a certificate (or a private key) for signing TLS
  * handshakes: RSA >= 2048 bits or ECDSA on a curve TLS 1.3 can sign with. */
 static int check_key_type(const char *flag, const char *path,
-                          const mbedtls_pk_context *pk, bool *ecdsa,
-                          char *desc, size_t desclen, char *err,
-                          size_t errlen) {
+                          const mbedtls_pk_context *pk, bool *ecdsa, char *desc,
+                          size_t desclen, char *err, size_t errlen) {
   mbedtls_pk_type_t type = mbedtls_pk_get_type(pk);
   size_t bits = mbedtls_pk_get_bitlen(pk);
 
@@ -288,9 +287,16 @@ static int parse_chain(struct tls_cert *c, mbedtls_x509_crt *chain, char *err,
   int ret;
 
   if (strstr((const char *)c->cert_pem, "-----BEGIN CERTIFICATE-----") == NULL)
-    return set_err(err, errlen, "--cert %s: no certificate found (expected PEM)",
+    return set_err(err, errlen,
+                   "--cert %s: no certificate found (expected PEM)",
                    c->cert_path);
   ret = mbedtls_x509_crt_parse(chain, c->cert_pem, c->cert_len);
+  /* High-level part of the code: Ed25519 and friends end up here. */
+  if (ret < 0 && (-ret & 0xff80) == -MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG)
+    return set_err(err, errlen,
+                   "--cert %s: unsupported signature or key algorithm (only "
+                   "ECDSA and RSA)",
+                   c->cert_path);
   if (ret < 0) {
     tls_strerror(ret, why, sizeof why);
     return set_err(err, errlen, "--cert %s: bad certificate: %s", c->cert_path,
@@ -305,8 +311,7 @@ static int parse_chain(struct tls_cert *c, mbedtls_x509_crt *chain, char *err,
 }
 
 static int parse_key(struct tls_cert *c, bool own_file, mbedtls_pk_context *key,
-                     mbedtls_ctr_drbg_context *drbg, char *err,
-                     size_t errlen) {
+                     mbedtls_ctr_drbg_context *drbg, char *err, size_t errlen) {
   const char *flag = own_file ? "--key" : "--cert";
   char why[160];
   int ret;
@@ -314,8 +319,9 @@ static int parse_key(struct tls_cert *c, bool own_file, mbedtls_pk_context *key,
   if (strstr((const char *)c->key_pem, "PRIVATE KEY-----") == NULL)
     return set_err(err, errlen, "%s %s: no private key found%s", flag,
                    c->key_path,
-                   own_file ? "" : " (give --key, or append the key to the "
-                                   "certificate file)");
+                   own_file ? ""
+                            : " (give --key, or append the key to the "
+                              "certificate file)");
   ret = mbedtls_pk_parse_key(key, c->key_pem, c->key_len, NULL, 0,
                              mbedtls_ctr_drbg_random, drbg);
   if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ||
@@ -330,16 +336,28 @@ static int parse_key(struct tls_cert *c, bool own_file, mbedtls_pk_context *key,
                    c->key_path);
   if (ret != 0) {
     tls_strerror(ret, why, sizeof why);
-    return set_err(err, errlen, "%s %s: bad private key: %s", flag,
-                   c->key_path, why);
+    return set_err(err, errlen, "%s %s: bad private key: %s", flag, c->key_path,
+                   why);
   }
+  return 0;
+}
+
+/* The key bytes: the --key file, or a copy of the certificate file. */
+static int read_key(struct tls_cert *c, bool own_file, char *err,
+                    size_t errlen) {
+  if (own_file)
+    return read_file("--key", c->key_path, &c->key_pem, &c->key_len, err,
+                     errlen);
+  if ((c->key_pem = malloc(c->cert_len)) == NULL)
+    return set_err(err, errlen, "--cert %s: out of memory", c->cert_path);
+  memcpy(c->key_pem, c->cert_pem, c->cert_len);
+  c->key_len = c->cert_len;
   return 0;
 }
 
 /* Read, parse and check one --cert/--key pair into c. */
 static int load_cert(struct tls_cert *c, const struct cfg_cert *cc,
-                     mbedtls_ctr_drbg_context *drbg, char *err,
-                     size_t errlen) {
+                     mbedtls_ctr_drbg_context *drbg, char *err, size_t errlen) {
   mbedtls_x509_crt chain;
   mbedtls_pk_context key;
   char key_desc[32];
@@ -360,21 +378,8 @@ static int load_cert(struct tls_cert *c, const struct cfg_cert *cc,
       check_key_type("--cert", c->cert_path, &chain.pk, &c->ecdsa, key_desc,
                      sizeof key_desc, err, errlen) != 0)
     goto fail;
-
-  /* A key in the certificate file is parsed from a copy of the file. */
-  if (own_file) {
-    if (read_file("--key", c->key_path, &c->key_pem, &c->key_len, err,
-                  errlen) != 0)
-      goto fail;
-  } else {
-    if ((c->key_pem = malloc(c->cert_len)) == NULL) {
-      set_err(err, errlen, "--cert %s: out of memory", c->cert_path);
-      goto fail;
-    }
-    memcpy(c->key_pem, c->cert_pem, c->cert_len);
-    c->key_len = c->cert_len;
-  }
-  if (parse_key(c, own_file, &key, drbg, err, errlen) != 0)
+  if (read_key(c, own_file, err, errlen) != 0 ||
+      parse_key(c, own_file, &key, drbg, err, errlen) != 0)
     goto fail;
   /* Also refuses a key of another type (MBEDTLS_ERR_PK_TYPE_MISMATCH), so
    * the key is ECDSA or RSA like the certificate checked above. */
@@ -449,8 +454,11 @@ static int count_items(const char *text, const char *seps) {
 static void canonical_suite(const char *in, char *out, size_t outlen) {
   size_t j = 0;
 
-  if (strncmp(in, "TLS1-3-", 7) == 0 || strncmp(in, "TLS1_3_", 7) == 0)
-    in += 4; /* keep "TLS" and drop "1-3" / "1_3" */
+  if (strncmp(in, "TLS1-3-", 7) == 0 || strncmp(in, "TLS1_3_", 7) == 0) {
+    snprintf(out, outlen, "TLS-");
+    j = strlen(out);
+    in += 7;
+  }
   for (; *in != '\0' && j + 1 < outlen; in++)
     out[j++] = *in == '_' ? '-' : (char)toupper((unsigned char)*in);
   out[j] = '\0';
@@ -673,7 +681,8 @@ static int parse_alpn(struct tls_store *st, const char *text, char *err,
     if (len == 0)
       return set_err(err, errlen, "--alpn: empty protocol name in '%s'", text);
     if (len > 255)
-      return set_err(err, errlen, "--alpn: protocol name longer than 255 bytes");
+      return set_err(err, errlen,
+                     "--alpn: protocol name longer than 255 bytes");
     for (size_t k = 0; k < len; k++)
       if (p[k] <= 0x20 || p[k] >= 0x7f)
         return set_err(err, errlen, "--alpn: invalid character in '%s'", p);
@@ -773,7 +782,9 @@ void tls_store_free(struct tls_store *st) {
   free(st);
 }
 
-int tls_store_count(const struct tls_store *st) { return st->n_certs; }
+int tls_store_count(const struct tls_store *st) {
+  return st->n_certs;
+}
 
 void tls_store_describe(const struct tls_store *st, int i, char *out,
                         size_t outlen) {

@@ -50,8 +50,8 @@ static int hkdf(const uint8_t *secret, size_t secret_len, const char *label,
                       secret, secret_len, info, n + 8, out, outlen);
 }
 
-int tls_ticket_derive(const uint8_t *secret, size_t secret_len,
-                      uint64_t epoch, uint8_t name[TLS_TICKET_NAME_LEN],
+int tls_ticket_derive(const uint8_t *secret, size_t secret_len, uint64_t epoch,
+                      uint8_t name[TLS_TICKET_NAME_LEN],
                       uint8_t key[TLS_TICKET_KEY_LEN]) {
   int ret = hkdf(secret, secret_len, "tlsterm ticket key", epoch, key,
                  TLS_TICKET_KEY_LEN);

@@ -20,7 +20,8 @@
 #error "tlsterm needs mbedTLS 3.6.6 or later"
 #endif
 #if !defined(MBEDTLS_THREADING_C) || !defined(MBEDTLS_THREADING_PTHREAD)
-#error "tlsterm needs mbedTLS built with MBEDTLS_THREADING_C and MBEDTLS_THREADING_PTHREAD"
+#error                                                                         \
+    "tlsterm needs mbedTLS built with MBEDTLS_THREADING_C and MBEDTLS_THREADING_PTHREAD"
 #endif
 #if !defined(MBEDTLS_SSL_SRV_C) || !defined(MBEDTLS_SSL_PROTO_TLS1_2) ||       \
     !defined(MBEDTLS_SSL_PROTO_TLS1_3) || !defined(MBEDTLS_SSL_TICKET_C) ||    \
@@ -31,7 +32,8 @@
     !defined(MBEDTLS_X509_CRT_PARSE_C) || !defined(MBEDTLS_PEM_PARSE_C) ||     \
     !defined(MBEDTLS_HAVE_TIME) ||                                             \
     !defined(MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED)
-#error "mbedTLS lacks a feature tlsterm needs (server, TLS 1.2+1.3, tickets, SNI, ALPN, HKDF, CTR_DRBG, PEM)"
+#error                                                                         \
+    "mbedTLS lacks a feature tlsterm needs (server, TLS 1.2+1.3, tickets, SNI, ALPN, HKDF, CTR_DRBG, PEM)"
 #endif
 
 #include <stdbool.h>
@@ -75,22 +77,22 @@ struct tls_cert {
   size_t cert_len;         /* as mbedTLS's PEM parsers require */
   unsigned char *key_pem;  /* same for the key (zeroed on free) */
   size_t key_len;
-  bool ecdsa;              /* else RSA */
-  char **names;            /* SAN dNSNames, else the subject CN; lower case,
-                              no trailing dot */
+  bool ecdsa;   /* else RSA */
+  char **names; /* SAN dNSNames, else the subject CN; lower case,
+                   no trailing dot */
   int n_names;
-  char desc[512];          /* tls_store_describe() */
+  char desc[512]; /* tls_store_describe() */
 };
 
 struct tls_store {
   struct tls_cert *certs;
   int n_certs;
-  int min_version;         /* mbedtls_ssl_protocol_version */
+  int min_version; /* mbedtls_ssl_protocol_version */
   int max_version;
-  int *suites;             /* 0-terminated, our order of preference */
-  uint16_t *groups;        /* MBEDTLS_SSL_IANA_TLS_GROUP_NONE-terminated */
-  char *alpn_text;         /* storage for the strings alpn points at */
-  const char **alpn;       /* NULL-terminated; NULL: ALPN disabled */
+  int *suites;       /* 0-terminated, our order of preference */
+  uint16_t *groups;  /* MBEDTLS_SSL_IANA_TLS_GROUP_NONE-terminated */
+  char *alpn_text;   /* storage for the strings alpn points at */
+  const char **alpn; /* NULL-terminated; NULL: ALPN disabled */
 };
 
 /* --- ctx ---------------------------------------------------------------- */
@@ -106,18 +108,18 @@ struct tls_ctx_cert {
 #define TLS_CTX_POOL_MAX 64
 
 struct tls_ctx {
-  const struct tls_store *store;       /* borrowed */
+  const struct tls_store *store; /* borrowed */
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
   mbedtls_ssl_ticket_context ticket;
-  struct tls_ctx_cert *certs;          /* store->n_certs of them */
+  struct tls_ctx_cert *certs; /* store->n_certs of them */
   uint8_t secret[TLS_TICKET_SECRET_LEN];
   size_t secret_len;
-  uint64_t epoch;                      /* of the active ticket key */
-  struct tls_sess *pool;               /* free list, reset and ready */
+  uint64_t epoch;        /* of the active ticket key */
+  struct tls_sess *pool; /* free list, reset and ready */
   unsigned n_pool;
-  unsigned n_live;                     /* sessions handed out */
+  unsigned n_live; /* sessions handed out */
 };
 
 /* --- sess --------------------------------------------------------------- */
@@ -128,16 +130,16 @@ struct tls_ctx {
 struct tls_sess {
   mbedtls_ssl_context ssl;
   struct tls_ctx *ctx;
-  struct buf *in;          /* borrowed: ciphertext received */
-  struct buf *out;         /* borrowed: ciphertext to send */
-  struct tls_sess *next;   /* in ctx->pool */
-  int first_byte;          /* first byte the client sent, -1 before */
+  struct buf *in;        /* borrowed: ciphertext received */
+  struct buf *out;       /* borrowed: ciphertext to send */
+  struct tls_sess *next; /* in ctx->pool */
+  int first_byte;        /* first byte the client sent, -1 before */
   bool hs_done;
-  bool sent_cert;          /* a Certificate message went out: full handshake */
+  bool sent_cert; /* a Certificate message went out: full handshake */
   bool failed;
   bool peer_closed;
-  bool notified;           /* our close_notify is queued */
-  bool out_full;           /* the send callback hit out's maximum */
+  bool notified; /* our close_notify is queued */
+  bool out_full; /* the send callback hit out's maximum */
   char sni[TLS_SNI_MAX + 1];
   char err[TLS_ERR_MAX];
 };
@@ -157,8 +159,8 @@ int tls_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name,
 
 /* ticket.c: derive the key name and key of `epoch` from the secret.
  * 0 or an mbedTLS error. */
-int tls_ticket_derive(const uint8_t *secret, size_t secret_len,
-                      uint64_t epoch, uint8_t name[TLS_TICKET_NAME_LEN],
+int tls_ticket_derive(const uint8_t *secret, size_t secret_len, uint64_t epoch,
+                      uint8_t name[TLS_TICKET_NAME_LEN],
                       uint8_t key[TLS_TICKET_KEY_LEN]);
 /* ticket.c: set up ctx->ticket and install the keys of the epochs before
  * and of now_s. 0 or an mbedTLS error. */

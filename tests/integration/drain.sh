@@ -17,7 +17,7 @@ start_backend --listen 127.0.0.1:0
 mapfile -t certs < <(cert_args)
 want=$("$PYTHON3" "$TOOLS/backend.py" --digest-bytes "$size")
 
-# A TLS client that reads /bytes/N at about 4 MiB/s with a small receive
+# A TLS client that reads /bytes/N at about 3 MiB/s with a small receive
 # buffer, writes its progress to $T/progress, and prints
 # "bytes=N sha256=HEX" when the body is complete.
 cat >"$T/slowdown.py" <<'PY'
@@ -46,7 +46,7 @@ h = hashlib.sha256()
 got = 0
 deadline = time.monotonic() + 60
 while got < length and time.monotonic() < deadline:
-    data = f.read1(min(65536, length - got))
+    data = f.read(min(65536, length - got))
     if not data:
         break
     h.update(data)

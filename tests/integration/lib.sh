@@ -132,6 +132,14 @@ require_cmd "$PYTHON3" openssl curl timeout
 # track_pid PID: stop PID in the cleanup trap.
 track_pid() { _pids+=("$1"); }
 
+_untrack_pid() {
+  local p keep=()
+  for p in "${_pids[@]}"; do
+    [ "$p" = "$1" ] || keep+=("$p")
+  done
+  _pids=("${keep[@]}")
+}
+
 # --- ports -------------------------------------------------------------------
 
 # free_port: print a TCP port that is free on 127.0.0.1 (and on ::1 when the
@@ -243,6 +251,7 @@ wait_exit() {
   fi
   EXIT_STATUS=0
   wait "$pid" || EXIT_STATUS=$?
+  _untrack_pid "$pid" # reaped: its PID may be reused, never signal it again
   return 0
 }
 
