@@ -12,11 +12,12 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
+
+#include "err.h"
 
 /* A host must fit in addr.text with its ":PORT", so a dump says what was
  * given. */
@@ -30,37 +31,21 @@ struct hostport {
   bool bracketed; /* written as [HOST]: must be IPv6 */
 };
 
-static int reason(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write the reason into err and return -EINVAL, so that error paths read
- * as one line: `return reason(err, errlen, "...", ...);`. */
-static int reason(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (errlen > 0) {
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -EINVAL;
-}
-
 /* Digits only (no sign, no spaces, no service names), 1-65535. */
 static int parse_port(const char *s, const char *text, unsigned *port,
                       char *err, size_t errlen) {
   unsigned long v = 0;
 
   if (*s == '\0')
-    return reason(err, errlen, "missing port in '%s'", text);
+    return err_set(err, errlen, "missing port in '%s'", text);
   for (const char *p = s; *p != '\0'; p++) {
     if (*p < '0' || *p > '9')
-      return reason(err, errlen, "invalid port '%s' in '%s'", s, text);
+      return err_set(err, errlen, "invalid port '%s' in '%s'", s, text);
     if (v <= 65535) /* stop growing once out of range: no overflow */
       v = v * 10 + (unsigned long)(*p - '0');
   }
   if (v < 1 || v > 65535)
-    return reason(err, errlen, "port must be 1-65535, got '%s'", s);
+    return err_set(err, errlen, "port must be 1-65535, got '%s'", s);
   *port = (unsigned)v;
   return 0;
 }
@@ -77,11 +62,11 @@ static int split(const char *text, struct hostport *hp, char *err,
   if (text[0] == '[') {
     const char *close = strchr(text, ']');
     if (close == NULL)
-      return reason(err, errlen, "missing ']' in '%s'", text);
+      return err_set(err, errlen, "missing ']' in '%s'", text);
     if (close[1] == '\0')
-      return reason(err, errlen, "missing port in '%s'", text);
+      return err_set(err, errlen, "missing port in '%s'", text);
     if (close[1] != ':')
-      return reason(err, errlen, "expected ':' after ']' in '%s'", text);
+      return err_set(err, errlen, "expected ':' after ']' in '%s'", text);
     host = text + 1;
     hostlen = (size_t)(close - host);
     colon = close + 1;
@@ -89,17 +74,17 @@ static int split(const char *text, struct hostport *hp, char *err,
   } else {
     colon = strrchr(text, ':');
     if (colon == NULL)
-      return reason(err, errlen, "missing port in '%s'", text);
+      return err_set(err, errlen, "missing port in '%s'", text);
     if (strchr(text, ':') != colon)
-      return reason(err, errlen,
-                    "IPv6 addresses need brackets, e.g. [::1]:8443; got '%s'",
-                    text);
+      return err_set(err, errlen,
+                     "IPv6 addresses need brackets, e.g. [::1]:8443; got '%s'",
+                     text);
     hostlen = (size_t)(colon - text);
   }
   if (hostlen == 0)
-    return reason(err, errlen, "missing address in '%s'", text);
+    return err_set(err, errlen, "missing address in '%s'", text);
   if (hostlen >= sizeof hp->host)
-    return reason(err, errlen, "address too long in '%s'", text);
+    return err_set(err, errlen, "address too long in '%s'", text);
   memcpy(hp->host, host, hostlen);
   return parse_port(colon + 1, text, &hp->port, err, errlen);
 }
@@ -134,7 +119,7 @@ static int parse_wildcard(struct addr *a, const char *text, char *err,
   unsigned port;
 
   if (text[1] != ':')
-    return reason(err, errlen, "expected *:PORT, got '%s'", text);
+    return err_set(err, errlen, "expected *:PORT, got '%s'", text);
   if (parse_port(text + 2, text, &port, err, errlen) != 0)
     return -EINVAL;
   sin6->sin6_family = AF_INET6;
@@ -156,17 +141,17 @@ int addr_parse_listen(struct addr *a, const char *text, char *err,
   if (text[0] == '*')
     return parse_wildcard(a, text, err, errlen);
   if (strncmp(text, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
-    return reason(err, errlen, "unix sockets can only be backends, got '%s'",
-                  text);
+    return err_set(err, errlen, "unix sockets can only be backends, got '%s'",
+                   text);
   if (split(text, &hp, err, errlen) != 0)
     return -EINVAL;
   if (!set_numeric(a, &hp)) {
     if (hp.bracketed)
-      return reason(err, errlen, "invalid IPv6 address '%s'", hp.host);
-    return reason(err, errlen,
-                  "expected an IPv4 address, [IPv6] or *, got '%s' "
-                  "(listeners bind addresses, not names)",
-                  hp.host);
+      return err_set(err, errlen, "invalid IPv6 address '%s'", hp.host);
+    return err_set(err, errlen,
+                   "expected an IPv4 address, [IPv6] or *, got '%s' "
+                   "(listeners bind addresses, not names)",
+                   hp.host);
   }
   addr_format((struct sockaddr *)&a->sa, a->text, sizeof a->text);
   return 0;
@@ -179,10 +164,10 @@ static int parse_unix(struct addr *a, const char *text, char *err,
   size_t n = strlen(path);
 
   if (n == 0)
-    return reason(err, errlen, "missing path after 'unix:'");
+    return err_set(err, errlen, "missing path after 'unix:'");
   if (n >= sizeof un->sun_path)
-    return reason(err, errlen, "unix socket path longer than %zu bytes: '%s'",
-                  sizeof un->sun_path - 1, path);
+    return err_set(err, errlen, "unix socket path longer than %zu bytes: '%s'",
+                   sizeof un->sun_path - 1, path);
   un->sun_family = AF_UNIX;
   memcpy(un->sun_path, path, n + 1);
   a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
@@ -199,11 +184,11 @@ static int resolve(struct addr *a, const struct hostport *hp, char *err,
 
   int rc = getaddrinfo(hp->host, NULL, &hints, &res);
   if (rc != 0)
-    return reason(err, errlen, "cannot resolve '%s': %s", hp->host,
-                  gai_strerror(rc));
+    return err_set(err, errlen, "cannot resolve '%s': %s", hp->host,
+                   gai_strerror(rc));
   if (res->ai_addrlen > sizeof a->sa) {
     freeaddrinfo(res);
-    return reason(err, errlen, "cannot resolve '%s': odd address", hp->host);
+    return err_set(err, errlen, "cannot resolve '%s': odd address", hp->host);
   }
   memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
   a->salen = res->ai_addrlen;
@@ -213,7 +198,7 @@ static int resolve(struct addr *a, const struct hostport *hp, char *err,
   else if (a->sa.ss_family == AF_INET6)
     ((struct sockaddr_in6 *)&a->sa)->sin6_port = htons((uint16_t)hp->port);
   else
-    return reason(err, errlen, "'%s' resolved to a non-IP address", hp->host);
+    return err_set(err, errlen, "'%s' resolved to a non-IP address", hp->host);
   /* Keep the name in the text: it is what the operator wrote, and what a
    * dumped config must say to resolve the same way again. */
   snprintf(a->text, sizeof a->text, "%s:%u", hp->host, hp->port);
@@ -230,7 +215,7 @@ int addr_parse_backend(struct addr *a, const char *text, char *err,
   if (strncmp(text, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
     return parse_unix(a, text, err, errlen);
   if (text[0] == '*')
-    return reason(err, errlen, "'*' is only valid in listen addresses");
+    return err_set(err, errlen, "'*' is only valid in listen addresses");
   if (split(text, &hp, err, errlen) != 0)
     return -EINVAL;
   if (set_numeric(a, &hp)) {
@@ -238,7 +223,7 @@ int addr_parse_backend(struct addr *a, const char *text, char *err,
     return 0;
   }
   if (hp.bracketed)
-    return reason(err, errlen, "invalid IPv6 address '%s'", hp.host);
+    return err_set(err, errlen, "invalid IPv6 address '%s'", hp.host);
   return resolve(a, &hp, err, errlen);
 }
 

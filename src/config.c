@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "log.h"
 
 #ifndef PACKAGE_VERSION
@@ -166,21 +167,6 @@ static int why(struct parse *p, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(p->why, sizeof p->why, fmt, ap);
   va_end(ap);
-  return -EINVAL;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write the one-line error for the caller; returns -EINVAL. */
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (errlen > 0) {
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
   return -EINVAL;
 }
 
@@ -504,7 +490,7 @@ static int apply_defaults(struct parse *p, char *err, size_t errlen) {
   p->source = SRC_DEFAULT;
   for (size_t i = 0; i < N_OPTS; i++)
     if (opts[i].def != NULL && opts[i].set(p, &opts[i], opts[i].def) != 0)
-      return fail(err, errlen, "default of --%s: %s", opts[i].name, p->why);
+      return err_set(err, errlen, "default of --%s: %s", opts[i].name, p->why);
   /* Not a table default: it depends on the machine. */
   p->cfg->workers = online_cpus();
   return 0;
@@ -541,23 +527,23 @@ static int file_line(struct parse *p, const char *path, int lineno, char *line,
     return 0;
   char *eq = strchr(s, '=');
   if (eq == NULL)
-    return fail(err, errlen, "%s:%d: expected 'key = value', got '%s'", path,
-                lineno, s);
+    return err_set(err, errlen, "%s:%d: expected 'key = value', got '%s'", path,
+                   lineno, s);
   *eq = '\0';
   char *key = trim(s), *val = unquote(trim(eq + 1));
   if (*key == '\0')
-    return fail(err, errlen, "%s:%d: missing key before '='", path, lineno);
+    return err_set(err, errlen, "%s:%d: missing key before '='", path, lineno);
 
   const struct opt *o = find_opt(key);
   if (o == NULL)
-    return fail(err, errlen, "%s:%d: unknown key '%s'", path, lineno, key);
+    return err_set(err, errlen, "%s:%d: unknown key '%s'", path, lineno, key);
   if (o->dump == NULL)
-    return fail(err, errlen, "%s:%d: '%s' is only valid on the command line",
-                path, lineno, key);
+    return err_set(err, errlen, "%s:%d: '%s' is only valid on the command line",
+                   path, lineno, key);
   if (*val == '\0')
-    return fail(err, errlen, "%s:%d: %s: missing value", path, lineno, key);
+    return err_set(err, errlen, "%s:%d: %s: missing value", path, lineno, key);
   if (o->set(p, o, val) != 0)
-    return fail(err, errlen, "%s:%d: %s: %s", path, lineno, key, p->why);
+    return err_set(err, errlen, "%s:%d: %s: %s", path, lineno, key, p->why);
   return 0;
 }
 
@@ -569,13 +555,13 @@ static int load_file(struct parse *p, const char *path, char *err,
 
   FILE *f = fopen(path, "r");
   if (f == NULL)
-    return fail(err, errlen, "--config: cannot open '%s': %s", path,
-                strerror(errno));
+    return err_set(err, errlen, "--config: cannot open '%s': %s", path,
+                   strerror(errno));
   p->source = SRC_FILE;
   while (rc == 0 && getline(&line, &cap, f) != -1)
     rc = file_line(p, path, ++lineno, line, err, errlen);
   if (rc == 0 && ferror(f))
-    rc = fail(err, errlen, "--config: cannot read '%s'", path);
+    rc = err_set(err, errlen, "--config: cannot read '%s'", path);
   free(line);
   fclose(f);
   return rc;
@@ -610,14 +596,14 @@ static int bad_option(int argc, char **argv, char *err, size_t errlen) {
   int matches = 0;
 
   if (o != NULL) /* a known flag given "=value" */
-    return fail(err, errlen, "--%s: takes no value", o->name);
+    return err_set(err, errlen, "--%s: takes no value", o->name);
   if (optopt != 0)
-    return fail(err, errlen, "-%c: unknown option", optopt);
+    return err_set(err, errlen, "-%c: unknown option", optopt);
   for (size_t i = 0; n > 2 && i < N_OPTS; i++)
     matches += strncmp(opts[i].name, word + 2, n - 2) == 0;
   if (matches > 1)
-    return fail(err, errlen, "%.*s: ambiguous option", (int)n, word);
-  return fail(err, errlen, "%.*s: unknown option", (int)n, word);
+    return err_set(err, errlen, "%.*s: ambiguous option", (int)n, word);
+  return err_set(err, errlen, "%.*s: unknown option", (int)n, word);
 }
 
 static int parse_argv(struct parse *p, int argc, char **argv,
@@ -632,34 +618,34 @@ static int parse_argv(struct parse *p, int argc, char **argv,
       return bad_option(argc, argv, err, errlen);
     const struct opt *o = opt_by_code(optopt);
     if (c == ':')
-      return fail(err, errlen, "--%s: missing value", o ? o->name : "?");
+      return err_set(err, errlen, "--%s: missing value", o ? o->name : "?");
     o = opt_by_code(c);
     if (o->metavar != NULL && *optarg == '\0')
-      return fail(err, errlen, "--%s: missing value", o->name);
+      return err_set(err, errlen, "--%s: missing value", o->name);
     /* A file value is one line; refusing line breaks here keeps every
      * configuration expressible as a file, so --test's dump stays valid. */
     if (o->metavar != NULL && strpbrk(optarg, "\r\n") != NULL)
-      return fail(err, errlen, "--%s: value contains a line break", o->name);
+      return err_set(err, errlen, "--%s: value contains a line break", o->name);
     if (o->set != NULL && o->set(p, o, optarg) != 0)
-      return fail(err, errlen, "--%s: %s", o->name, p->why);
+      return err_set(err, errlen, "--%s: %s", o->name, p->why);
   }
   if (optind < argc)
-    return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+    return err_set(err, errlen, "unexpected argument '%s'", argv[optind]);
   return 0;
 }
 
 /* Checks that need the whole configuration. */
 static int validate(const struct cfg *cfg, char *err, size_t errlen) {
   if (cfg->n_listen == 0)
-    return fail(err, errlen, "missing --listen");
+    return err_set(err, errlen, "missing --listen");
   if (!cfg->have_backend)
-    return fail(err, errlen, "missing --backend");
+    return err_set(err, errlen, "missing --backend");
   if (cfg->n_certs == 0)
-    return fail(err, errlen, "missing --cert");
+    return err_set(err, errlen, "missing --cert");
   if (cfg->tls_min > cfg->tls_max)
-    return fail(err, errlen, "--tls-min %d.%d is above --tls-max %d.%d",
-                cfg->tls_min / 10, cfg->tls_min % 10, cfg->tls_max / 10,
-                cfg->tls_max % 10);
+    return err_set(err, errlen, "--tls-min %d.%d is above --tls-max %d.%d",
+                   cfg->tls_min / 10, cfg->tls_min % 10, cfg->tls_max / 10,
+                   cfg->tls_max % 10);
   return 0;
 }
 

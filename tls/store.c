@@ -1,4 +1,4 @@
-/* store.c: the immutable certificate store and the TLS option lists.
+/* store.c: the immutable certificate store.
  *
  * tls_store_load() runs once in the main thread before any worker starts.
  * It reads every --cert/--key file, checks it the way a handshake would use
@@ -6,83 +6,28 @@
  * certificate), and keeps only plain bytes and strings: the PEM bytes that
  * every loop parses into its own chain and key (an RSA key must not be
  * shared between threads: its mutex would serialise every handshake), the
- * names SNI matches against, and a line for the logs. It also turns
- * --ciphers, --groups and --alpn into the arrays mbedtls_ssl_config points
- * at; they never change afterwards, so all loops share them read-only.
+ * names SNI matches against, and a line for the logs. The --ciphers,
+ * --groups and --alpn arrays it also holds are built by opts.c.
  *
  * Every failure is one line that names the option and the file. */
 #include "tls_int.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/platform_util.h>
-#include <mbedtls/ssl_ciphersuites.h>
 
 #include "config.h"
+#include "err.h"
 
 /* Certificate and key files are small; refuse to slurp anything big. */
 #define FILE_MAX (1u << 20)
-
-/* AEAD only. TLS 1.3 follows the client's order among these; for TLS 1.2
- * ours wins, and ECDSA comes first because an RSA-2048 signature costs ~8x
- * an ECDSA P-256 one. */
-static const int default_suites[] = {
-    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
-    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
-    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    0,
-};
-
-static const uint16_t default_groups[] = {
-    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
-    MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
-};
-
-/* Names accepted by --groups (case-insensitive), OpenSSL's and NIST's. */
-static const struct {
-  const char *names[3];
-  uint16_t id;
-} group_table[] = {
-    {{"x25519", NULL, NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_X25519},
-    {{"secp256r1", "P-256", "prime256v1"},
-     MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1},
-    {{"secp384r1", "P-384", NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1},
-    {{"secp521r1", "P-521", NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1},
-    {{"x448", NULL, NULL}, MBEDTLS_SSL_IANA_TLS_GROUP_X448},
-};
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write one line into err; always returns -1 so callers can
- * `return set_err(...)`. */
-static int set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (errlen == 0)
-    return -1;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 void tls_strerror(int code, char *out, size_t outlen) {
   char text[128];
@@ -102,7 +47,7 @@ static int read_file(const char *flag, const char *path, unsigned char **out,
   size_t len = 0, cap = 4096;
 
   if (f == NULL)
-    return set_err(err, errlen, "%s %s: cannot read: %s", flag, path,
+    return err_set(err, errlen, "%s %s: cannot read: %s", flag, path,
                    strerror(errno));
   if ((p = malloc(cap)) == NULL)
     goto nomem;
@@ -110,7 +55,7 @@ static int read_file(const char *flag, const char *path, unsigned char **out,
     if (cap - len < 2) {
       unsigned char *q;
       if (cap > FILE_MAX) {
-        set_err(err, errlen, "%s %s: file is larger than %u bytes", flag, path,
+        err_set(err, errlen, "%s %s: file is larger than %u bytes", flag, path,
                 FILE_MAX);
         goto fail;
       }
@@ -123,7 +68,7 @@ static int read_file(const char *flag, const char *path, unsigned char **out,
     len += n;
     if (n == 0) {
       if (ferror(f)) {
-        set_err(err, errlen, "%s %s: cannot read: %s", flag, path,
+        err_set(err, errlen, "%s %s: cannot read: %s", flag, path,
                 strerror(errno));
         goto fail;
       }
@@ -137,7 +82,7 @@ static int read_file(const char *flag, const char *path, unsigned char **out,
   return 0;
 
 nomem:
-  set_err(err, errlen, "%s %s: out of memory", flag, path);
+  err_set(err, errlen, "%s %s: out of memory", flag, path);
 fail:
   free(p);
   fclose(f);
@@ -249,7 +194,7 @@ static int check_key_type(const char *flag, const char *path,
 
   if (type == MBEDTLS_PK_RSA) {
     if (bits < 2048)
-      return set_err(err, errlen,
+      return err_set(err, errlen,
                      "%s %s: RSA key of %zu bits is too weak (need 2048 or "
                      "more)",
                      flag, path, bits);
@@ -267,7 +212,7 @@ static int check_key_type(const char *flag, const char *path,
     if (name == NULL) {
       const mbedtls_ecp_curve_info *info =
           mbedtls_ecp_curve_info_from_grp_id(grp);
-      return set_err(err, errlen,
+      return err_set(err, errlen,
                      "%s %s: ECDSA curve %s cannot sign TLS handshakes (use "
                      "P-256, P-384 or P-521)",
                      flag, path, info != NULL ? info->name : "?");
@@ -276,7 +221,7 @@ static int check_key_type(const char *flag, const char *path,
     snprintf(desc, desclen, "ECDSA %s", name);
     return 0;
   }
-  return set_err(err, errlen,
+  return err_set(err, errlen,
                  "%s %s: unsupported key type %s (only ECDSA and RSA)", flag,
                  path, mbedtls_pk_get_name(pk));
 }
@@ -287,23 +232,23 @@ static int parse_chain(struct tls_cert *c, mbedtls_x509_crt *chain, char *err,
   int ret;
 
   if (strstr((const char *)c->cert_pem, "-----BEGIN CERTIFICATE-----") == NULL)
-    return set_err(err, errlen,
+    return err_set(err, errlen,
                    "--cert %s: no certificate found (expected PEM)",
                    c->cert_path);
   ret = mbedtls_x509_crt_parse(chain, c->cert_pem, c->cert_len);
   /* High-level part of the code: Ed25519 and friends end up here. */
   if (ret < 0 && (-ret & 0xff80) == -MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG)
-    return set_err(err, errlen,
+    return err_set(err, errlen,
                    "--cert %s: unsupported signature or key algorithm (only "
                    "ECDSA and RSA)",
                    c->cert_path);
   if (ret < 0) {
     tls_strerror(ret, why, sizeof why);
-    return set_err(err, errlen, "--cert %s: bad certificate: %s", c->cert_path,
+    return err_set(err, errlen, "--cert %s: bad certificate: %s", c->cert_path,
                    why);
   }
   if (ret > 0)
-    return set_err(err, errlen,
+    return err_set(err, errlen,
                    "--cert %s: %d certificate(s) in the chain could not be "
                    "parsed",
                    c->cert_path, ret);
@@ -317,7 +262,7 @@ static int parse_key(struct tls_cert *c, bool own_file, mbedtls_pk_context *key,
   int ret;
 
   if (strstr((const char *)c->key_pem, "PRIVATE KEY-----") == NULL)
-    return set_err(err, errlen, "%s %s: no private key found%s", flag,
+    return err_set(err, errlen, "%s %s: no private key found%s", flag,
                    c->key_path,
                    own_file ? ""
                             : " (give --key, or append the key to the "
@@ -326,17 +271,17 @@ static int parse_key(struct tls_cert *c, bool own_file, mbedtls_pk_context *key,
                              mbedtls_ctr_drbg_random, drbg);
   if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ||
       ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH)
-    return set_err(err, errlen,
+    return err_set(err, errlen,
                    "%s %s: the key is encrypted (tlsterm needs an unencrypted "
                    "key file)",
                    flag, c->key_path);
   if (ret == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
-    return set_err(err, errlen,
+    return err_set(err, errlen,
                    "%s %s: unsupported key type (only ECDSA and RSA)", flag,
                    c->key_path);
   if (ret != 0) {
     tls_strerror(ret, why, sizeof why);
-    return set_err(err, errlen, "%s %s: bad private key: %s", flag, c->key_path,
+    return err_set(err, errlen, "%s %s: bad private key: %s", flag, c->key_path,
                    why);
   }
   return 0;
@@ -349,7 +294,7 @@ static int read_key(struct tls_cert *c, bool own_file, char *err,
     return read_file("--key", c->key_path, &c->key_pem, &c->key_len, err,
                      errlen);
   if ((c->key_pem = malloc(c->cert_len)) == NULL)
-    return set_err(err, errlen, "--cert %s: out of memory", c->cert_path);
+    return err_set(err, errlen, "--cert %s: out of memory", c->cert_path);
   memcpy(c->key_pem, c->cert_pem, c->cert_len);
   c->key_len = c->cert_len;
   return 0;
@@ -369,7 +314,7 @@ static int load_cert(struct tls_cert *c, const struct cfg_cert *cc,
   c->cert_path = strdup(cc->cert_file);
   c->key_path = strdup(own_file ? cc->key_file : cc->cert_file);
   if (c->cert_path == NULL || c->key_path == NULL) {
-    set_err(err, errlen, "--cert %s: out of memory", cc->cert_file);
+    err_set(err, errlen, "--cert %s: out of memory", cc->cert_file);
     goto fail;
   }
   if (read_file("--cert", c->cert_path, &c->cert_pem, &c->cert_len, err,
@@ -385,12 +330,12 @@ static int load_cert(struct tls_cert *c, const struct cfg_cert *cc,
    * the key is ECDSA or RSA like the certificate checked above. */
   if (mbedtls_pk_check_pair(&chain.pk, &key, mbedtls_ctr_drbg_random, drbg) !=
       0) {
-    set_err(err, errlen, "%s %s: key does not match certificate %s",
+    err_set(err, errlen, "%s %s: key does not match certificate %s",
             own_file ? "--key" : "--cert", c->key_path, c->cert_path);
     goto fail;
   }
   if (collect_names(c, &chain) != 0) {
-    set_err(err, errlen, "--cert %s: out of memory", c->cert_path);
+    err_set(err, errlen, "--cert %s: out of memory", c->cert_path);
     goto fail;
   }
   describe(c, &chain, key_desc);
@@ -412,303 +357,6 @@ static void cert_cleanup(struct tls_cert *c) {
   free(c->key_path);
 }
 
-/* --- option lists ------------------------------------------------------- */
-
-/* Split `text` in place at any of `seps`, trimming blanks around each item.
- * Returns the number of items written to items (at most max), or -1 if
- * there are more. */
-static int split(char *text, const char *seps, char **items, int max) {
-  int n = 0;
-
-  for (char *p = text;;) {
-    char *end = p + strcspn(p, seps);
-    char last = *end;
-    char *tail = end;
-
-    while (p < end && isspace((unsigned char)*p))
-      p++;
-    while (tail > p && isspace((unsigned char)tail[-1]))
-      tail--;
-    *tail = '\0';
-    if (n == max)
-      return -1;
-    items[n++] = p;
-    if (last == '\0')
-      return n;
-    p = end + 1;
-  }
-}
-
-static int count_items(const char *text, const char *seps) {
-  int n = 1;
-
-  for (const char *p = text; *p != '\0'; p++)
-    if (strchr(seps, *p) != NULL)
-      n++;
-  return n;
-}
-
-/* mbedTLS spells suites TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 and
- * TLS1-3-AES-128-GCM-SHA256; IANA spells them with underscores and without
- * the "1-3". Compare both in one canonical form. */
-static void canonical_suite(const char *in, char *out, size_t outlen) {
-  size_t j = 0;
-
-  if (strncmp(in, "TLS1-3-", 7) == 0 || strncmp(in, "TLS1_3_", 7) == 0) {
-    snprintf(out, outlen, "TLS-");
-    j = strlen(out);
-    in += 7;
-  }
-  for (; *in != '\0' && j + 1 < outlen; in++)
-    out[j++] = *in == '_' ? '-' : (char)toupper((unsigned char)*in);
-  out[j] = '\0';
-}
-
-static int suite_id(const char *name) {
-  char want[96], have[96];
-  int id = mbedtls_ssl_get_ciphersuite_id(name);
-
-  if (id != 0)
-    return id;
-  canonical_suite(name, want, sizeof want);
-  for (const int *p = mbedtls_ssl_list_ciphersuites(); *p != 0; p++) {
-    const mbedtls_ssl_ciphersuite_t *info = mbedtls_ssl_ciphersuite_from_id(*p);
-    if (info == NULL)
-      continue;
-    canonical_suite(mbedtls_ssl_ciphersuite_get_name(info), have, sizeof have);
-    if (strcmp(want, have) == 0)
-      return *p;
-  }
-  return 0;
-}
-
-static bool starts_with(const char *s, const char *prefix) {
-  return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* Why an (mbedTLS-named) suite is refused, or NULL. Names carry what we
- * check, and mbedtls_ssl_ciphersuite_t keeps the same facts private. */
-static const char *suite_refusal(const char *name) {
-  bool aead = strstr(name, "-GCM-") != NULL || strstr(name, "-CCM") != NULL ||
-              strstr(name, "-CHACHA20-POLY1305-") != NULL;
-
-  if (!aead)
-    return "is not an AEAD suite (CBC and NULL suites are refused)";
-  if (strstr(name, "-CCM-8") != NULL)
-    return "has a short 8-byte tag";
-  if (!starts_with(name, "TLS1-3-") &&
-      !starts_with(name, "TLS-ECDHE-ECDSA-WITH-") &&
-      !starts_with(name, "TLS-ECDHE-RSA-WITH-"))
-    return "is not an ECDHE-ECDSA or ECDHE-RSA suite (only forward-secret "
-           "certificate suites are allowed)";
-  return NULL;
-}
-
-/* Which TLS 1.2 certificate type a suite needs: 'E'CDSA, 'R'SA, or 0 for a
- * TLS 1.3 suite (any certificate). */
-static char suite_cert_type(int id) {
-  const char *name =
-      mbedtls_ssl_ciphersuite_get_name(mbedtls_ssl_ciphersuite_from_id(id));
-
-  if (starts_with(name, "TLS1-3-"))
-    return 0;
-  return starts_with(name, "TLS-ECDHE-ECDSA-") ? 'E' : 'R';
-}
-
-static int parse_suites(struct tls_store *st, const char *text, char *err,
-                        size_t errlen) {
-  char *copy = NULL, **items = NULL;
-  int n, rc = -1;
-
-  if (text == NULL) {
-    if ((st->suites = malloc(sizeof default_suites)) == NULL)
-      return set_err(err, errlen, "--ciphers: out of memory");
-    memcpy(st->suites, default_suites, sizeof default_suites);
-    return 0;
-  }
-  n = count_items(text, ":,");
-  copy = strdup(text);
-  items = calloc((size_t)n, sizeof *items);
-  st->suites = calloc((size_t)n + 1, sizeof *st->suites);
-  if (copy == NULL || items == NULL || st->suites == NULL) {
-    set_err(err, errlen, "--ciphers: out of memory");
-    goto fail;
-  }
-  n = split(copy, ":,", items, n);
-  for (int i = 0; i < n; i++) {
-    int id = suite_id(items[i]);
-    const char *why;
-
-    if (items[i][0] == '\0') {
-      set_err(err, errlen, "--ciphers: empty suite name in '%s'", text);
-      goto fail;
-    }
-    if (id == 0) {
-      set_err(err, errlen, "--ciphers: unknown cipher suite '%s'", items[i]);
-      goto fail;
-    }
-    why = suite_refusal(
-        mbedtls_ssl_ciphersuite_get_name(mbedtls_ssl_ciphersuite_from_id(id)));
-    if (why != NULL) {
-      set_err(err, errlen, "--ciphers: %s %s", items[i], why);
-      goto fail;
-    }
-    for (int j = 0; j < i; j++)
-      if (st->suites[j] == id) {
-        set_err(err, errlen, "--ciphers: %s is listed twice", items[i]);
-        goto fail;
-      }
-    st->suites[i] = id;
-  }
-  rc = 0;
-fail:
-  free(items);
-  free(copy);
-  return rc;
-}
-
-/* With explicit --ciphers, every enabled version needs a suite, and TLS 1.2
- * needs one that a loaded certificate can sign for. */
-static int check_suites(const struct tls_store *st, char *err, size_t errlen) {
-  bool v13 = false, v12 = false, v12_usable = false;
-
-  for (const int *p = st->suites; *p != 0; p++) {
-    char type = suite_cert_type(*p);
-    if (type == 0) {
-      v13 = true;
-      continue;
-    }
-    v12 = true;
-    for (int i = 0; i < st->n_certs; i++)
-      if (st->certs[i].ecdsa == (type == 'E'))
-        v12_usable = true;
-  }
-  if (st->max_version == MBEDTLS_SSL_VERSION_TLS1_3 && !v13)
-    return set_err(err, errlen,
-                   "--ciphers: no TLS 1.3 suite listed but TLS 1.3 is enabled "
-                   "(add TLS_AES_128_GCM_SHA256 or set --tls-max 1.2)");
-  if (st->min_version == MBEDTLS_SSL_VERSION_TLS1_2 && !v12)
-    return set_err(err, errlen,
-                   "--ciphers: no TLS 1.2 suite listed but TLS 1.2 is enabled "
-                   "(add one or set --tls-min 1.3)");
-  if (st->min_version == MBEDTLS_SSL_VERSION_TLS1_2 && !v12_usable)
-    return set_err(err, errlen,
-                   "--ciphers: no listed TLS 1.2 suite fits the certificates "
-                   "(ECDHE-ECDSA suites need an ECDSA certificate, ECDHE-RSA "
-                   "an RSA one)");
-  return 0;
-}
-
-static int group_id(const char *name) {
-  for (size_t i = 0; i < sizeof group_table / sizeof group_table[0]; i++)
-    for (int j = 0; j < 3 && group_table[i].names[j] != NULL; j++)
-      if (strcasecmp(name, group_table[i].names[j]) == 0)
-        return group_table[i].id;
-  return 0;
-}
-
-static int parse_groups(struct tls_store *st, const char *text, char *err,
-                        size_t errlen) {
-  char *copy = NULL, **items = NULL;
-  int n, rc = -1;
-
-  if (text == NULL) {
-    if ((st->groups = malloc(sizeof default_groups)) == NULL)
-      return set_err(err, errlen, "--groups: out of memory");
-    memcpy(st->groups, default_groups, sizeof default_groups);
-    return 0;
-  }
-  n = count_items(text, ":,");
-  copy = strdup(text);
-  items = calloc((size_t)n, sizeof *items);
-  st->groups = calloc((size_t)n + 1, sizeof *st->groups);
-  if (copy == NULL || items == NULL || st->groups == NULL) {
-    set_err(err, errlen, "--groups: out of memory");
-    goto fail;
-  }
-  n = split(copy, ":,", items, n);
-  for (int i = 0; i < n; i++) {
-    int id = group_id(items[i]);
-
-    if (id == 0 || mbedtls_ecp_curve_info_from_tls_id((uint16_t)id) == NULL) {
-      set_err(err, errlen,
-              "--groups: unknown group '%s' (use x25519, secp256r1, "
-              "secp384r1, secp521r1 or x448)",
-              items[i]);
-      goto fail;
-    }
-    for (int j = 0; j < i; j++)
-      if (st->groups[j] == id) {
-        set_err(err, errlen, "--groups: %s is listed twice", items[i]);
-        goto fail;
-      }
-    st->groups[i] = (uint16_t)id;
-  }
-  rc = 0;
-fail:
-  free(items);
-  free(copy);
-  return rc;
-}
-
-/* ALPN protocol ids are 1-255 bytes (RFC 7301); we also keep them to
- * visible ASCII so they log cleanly. An empty --alpn disables ALPN. */
-static int parse_alpn(struct tls_store *st, const char *text, char *err,
-                      size_t errlen) {
-  char **items;
-  int n;
-
-  if (text == NULL)
-    text = "http/1.1";
-  if (text[strspn(text, " \t")] == '\0')
-    return 0;
-  n = count_items(text, ",");
-  st->alpn_text = strdup(text);
-  st->alpn = calloc((size_t)n + 1, sizeof *st->alpn);
-  items = calloc((size_t)n, sizeof *items);
-  if (st->alpn_text == NULL || st->alpn == NULL || items == NULL) {
-    free(items);
-    return set_err(err, errlen, "--alpn: out of memory");
-  }
-  n = split(st->alpn_text, ",", items, n);
-  for (int i = 0; i < n; i++)
-    st->alpn[i] = items[i];
-  free(items);
-  for (int i = 0; i < n; i++) {
-    const char *p = st->alpn[i];
-    size_t len = strlen(p);
-
-    if (len == 0)
-      return set_err(err, errlen, "--alpn: empty protocol name in '%s'", text);
-    if (len > 255)
-      return set_err(err, errlen,
-                     "--alpn: protocol name longer than 255 bytes");
-    for (size_t k = 0; k < len; k++)
-      if (p[k] <= 0x20 || p[k] >= 0x7f)
-        return set_err(err, errlen, "--alpn: invalid character in '%s'", p);
-    for (int j = 0; j < i; j++)
-      if (strcmp(st->alpn[j], p) == 0)
-        return set_err(err, errlen, "--alpn: %s is listed twice", p);
-  }
-  return 0;
-}
-
-static int parse_versions(struct tls_store *st, const struct cfg *cfg,
-                          char *err, size_t errlen) {
-  int lo = cfg->tls_min != 0 ? cfg->tls_min : CFG_TLS_1_2;
-  int hi = cfg->tls_max != 0 ? cfg->tls_max : CFG_TLS_1_3;
-
-  if ((lo != CFG_TLS_1_2 && lo != CFG_TLS_1_3) ||
-      (hi != CFG_TLS_1_2 && hi != CFG_TLS_1_3) || lo > hi)
-    return set_err(err, errlen,
-                   "--tls-min/--tls-max: expected 1.2 or 1.3 with min <= max");
-  st->min_version = lo == CFG_TLS_1_3 ? MBEDTLS_SSL_VERSION_TLS1_3
-                                      : MBEDTLS_SSL_VERSION_TLS1_2;
-  st->max_version = hi == CFG_TLS_1_3 ? MBEDTLS_SSL_VERSION_TLS1_3
-                                      : MBEDTLS_SSL_VERSION_TLS1_2;
-  return 0;
-}
-
 /* --- the store ---------------------------------------------------------- */
 
 static int load_certs(struct tls_store *st, const struct cfg *cfg, char *err,
@@ -723,11 +371,11 @@ static int load_certs(struct tls_store *st, const struct cfg *cfg, char *err,
   mbedtls_ctr_drbg_init(&drbg);
   if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
                             (const unsigned char *)pers, sizeof pers) != 0) {
-    set_err(err, errlen, "cannot seed the random generator");
+    err_set(err, errlen, "cannot seed the random generator");
     goto fail;
   }
   if ((st->certs = calloc((size_t)cfg->n_certs, sizeof *st->certs)) == NULL) {
-    set_err(err, errlen, "--cert: out of memory");
+    err_set(err, errlen, "--cert: out of memory");
     goto fail;
   }
   for (int i = 0; i < cfg->n_certs; i++) {
@@ -747,20 +395,19 @@ int tls_store_load(struct tls_store **out, const struct cfg *cfg, char *err,
   struct tls_store *st = calloc(1, sizeof *st);
 
   *out = NULL;
-  if (st == NULL)
-    return set_err(err, errlen, "out of memory");
+  if (st == NULL) {
+    err_set(err, errlen, "out of memory");
+    goto fail; /* tls_store_free(NULL) is a no-op */
+  }
   if (cfg->n_certs <= 0) {
-    set_err(err, errlen, "--cert: no certificate configured");
+    err_set(err, errlen, "--cert: no certificate configured");
     goto fail;
   }
-  /* The lists first: their errors need no file system. */
-  if (parse_versions(st, cfg, err, errlen) != 0 ||
-      parse_suites(st, cfg->ciphers, err, errlen) != 0 ||
-      parse_groups(st, cfg->groups, err, errlen) != 0 ||
-      parse_alpn(st, cfg->alpn, err, errlen) != 0 ||
+  /* The lists first (opts.c): their errors need no file system. */
+  if (tls_opts_parse(st, cfg, err, errlen) != 0 ||
       load_certs(st, cfg, err, errlen) != 0)
     goto fail;
-  if (cfg->ciphers != NULL && check_suites(st, err, errlen) != 0)
+  if (cfg->ciphers != NULL && tls_opts_check_suites(st, err, errlen) != 0)
     goto fail;
   *out = st;
   return 0;

@@ -1,7 +1,8 @@
 /* tls_int.h: the structures shared by the files of tls/, and nothing else.
  *
  * Who owns what (see tls.h for the three kinds of object):
- *   store.c   struct tls_store: file bytes, parsed lists, certificate names
+ *   store.c   struct tls_store: file bytes, certificate names
+ *   opts.c    the store's parsed --ciphers/--groups/--alpn/--tls-* lists
  *   ctx.c     struct tls_ctx: one loop's config, DRBG, keys, session pool
  *   sess.c    struct tls_sess: one connection over memory buffers
  *   sni.c     name matching and certificate selection
@@ -171,5 +172,17 @@ unsigned tls_ticket_tick(struct tls_ctx *ctx, uint64_t now_s);
 
 /* store.c: "message (-0xXXXX)" for an mbedTLS error code, into out. */
 void tls_strerror(int code, char *out, size_t outlen);
+
+/* opts.c: check cfg's --tls-min/--tls-max, --ciphers, --groups and --alpn
+ * (NULL: the defaults) and set st's versions, suites, groups and alpn
+ * arrays, which st owns (tls_store_free() frees them, also after a
+ * failure). 0, or -EINVAL with one line naming the option in err. */
+int tls_opts_parse(struct tls_store *st, const struct cfg *cfg, char *err,
+                   size_t errlen);
+/* opts.c: with explicit --ciphers, check once the certificates are loaded
+ * that every enabled version has a suite and that a TLS 1.2 suite fits a
+ * certificate. 0, or -EINVAL with the reason in err. */
+int tls_opts_check_suites(const struct tls_store *st, char *err,
+                          size_t errlen);
 
 #endif

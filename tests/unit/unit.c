@@ -5,7 +5,8 @@
 
 int main(void) {
   Suite *(*const suites[])(void) = {
-      addr_suite, buf_suite, config_suite, sni_suite, store_suite,
+      addr_suite, buf_suite, config_suite, log_suite,
+      sess_suite, sni_suite, store_suite,
   };
   SRunner *sr = srunner_create(NULL);
   for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)

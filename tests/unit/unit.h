@@ -7,6 +7,8 @@
 Suite *addr_suite(void);
 Suite *buf_suite(void);
 Suite *config_suite(void);
+Suite *log_suite(void);
+Suite *sess_suite(void);
 Suite *sni_suite(void);
 Suite *store_suite(void);
 
