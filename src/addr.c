@@ -9,11 +9,13 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -229,24 +231,39 @@ int addr_parse_backend(struct addr *a, const char *text, char *err,
 
 /* The same forms the parsers accept, so a formatted address parses back.
  * Always NUL-terminates when outlen > 0. */
+void addr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen,
+                  uint16_t *port) {
+  if (iplen > 0)
+    ip[0] = '\0';
+  *port = 0;
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)iplen);
+    *port = ntohs(sin->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+    /* A "*:PORT" listener is dual-stack: IPv4 clients arrive mapped
+     * (::ffff:a.b.c.d). Backends and logs want the plain IPv4 address. */
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+      inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], ip, (socklen_t)iplen);
+    else
+      inet_ntop(AF_INET6, &sin6->sin6_addr, ip, (socklen_t)iplen);
+    *port = ntohs(sin6->sin6_port);
+  }
+}
+
 void addr_format(const struct sockaddr *sa, char *out, size_t outlen) {
   char ip[INET6_ADDRSTRLEN];
+  uint16_t port;
 
   if (outlen == 0)
     return;
   switch (sa->sa_family) {
-  case AF_INET: {
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-    inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
-    snprintf(out, outlen, "%s:%u", ip, ntohs(sin->sin_port));
+  case AF_INET:
+  case AF_INET6:
+    addr_ip_port(sa, ip, sizeof ip, &port);
+    snprintf(out, outlen, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port);
     break;
-  }
-  case AF_INET6: {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-    inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
-    snprintf(out, outlen, "[%s]:%u", ip, ntohs(sin6->sin6_port));
-    break;
-  }
   case AF_UNIX: {
     /* sun_path need not be NUL-terminated when full. */
     const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
@@ -257,4 +274,66 @@ void addr_format(const struct sockaddr *sa, char *out, size_t outlen) {
   default:
     snprintf(out, outlen, "(family %d)", sa->sa_family);
   }
+}
+
+int addr_parse_cidr(struct addr_cidr *n, const char *text, char *err,
+                    size_t errlen) {
+  char ip[INET6_ADDRSTRLEN + 1];
+  const char *slash = strchr(text, '/');
+  size_t iplen = slash ? (size_t)(slash - text) : strlen(text);
+
+  memset(n, 0, sizeof *n);
+  if (iplen == 0 || iplen >= sizeof ip)
+    return err_set(err, errlen, "expected ADDR or ADDR/PREFIX, got '%s'", text);
+  memcpy(ip, text, iplen);
+  ip[iplen] = '\0';
+  if (inet_pton(AF_INET, ip, n->bytes) == 1)
+    n->family = AF_INET;
+  else if (inet_pton(AF_INET6, ip, n->bytes) == 1)
+    n->family = AF_INET6;
+  else
+    return err_set(err, errlen, "'%s' is not an IPv4 or IPv6 address", ip);
+  unsigned max = n->family == AF_INET ? 32 : 128;
+  n->prefix = max;
+  if (slash) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(slash + 1, &end, 10);
+    if (slash[1] == '\0' || *end != '\0' || errno || v > max ||
+        !isdigit((unsigned char)slash[1]))
+      return err_set(err, errlen, "prefix of '%s' must be 0 to %u", text, max);
+    n->prefix = (unsigned)v;
+  }
+  /* Clear the host bits, so matching compares whole bytes and one mask. */
+  for (unsigned bit = n->prefix; bit < max; bit++)
+    n->bytes[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+  snprintf(n->text, sizeof n->text, "%s/%u", ip, n->prefix);
+  return 0;
+}
+
+bool addr_in_cidr(const struct sockaddr *sa, const struct addr_cidr *n) {
+  const unsigned char *p;
+  int family = sa->sa_family;
+
+  if (family == AF_INET) {
+    p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+  } else if (family == AF_INET6) {
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    p = a6->s6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+      family = AF_INET;
+      p += 12;
+    }
+  } else {
+    return false;
+  }
+  if (family != n->family)
+    return false;
+  unsigned full = n->prefix / 8, rest = n->prefix % 8;
+  if (memcmp(p, n->bytes, full) != 0)
+    return false;
+  if (rest == 0)
+    return true;
+  unsigned char mask = (unsigned char)(0xff00u >> rest);
+  return (p[full] & mask) == n->bytes[full];
 }

@@ -9,6 +9,8 @@
 #define TLSTERM_ADDR_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define ADDR_TEXT_MAX 128
@@ -31,5 +33,27 @@ int addr_parse_backend(struct addr *a, const char *text, char *err, size_t errle
 
 /* Format a socket address as "1.2.3.4:5" or "[::1]:5" into out. */
 void addr_format(const struct sockaddr *sa, char *out, size_t outlen);
+
+/* A network for --trusted-proxy: 10.0.0.0/8, 2001:db8::/32, or one
+ * address (a /32 or /128). */
+struct addr_cidr {
+  int family;               /* AF_INET or AF_INET6 */
+  unsigned char bytes[16];  /* network address, host bits cleared */
+  unsigned prefix;          /* 0-32 or 0-128 */
+  char text[64];
+};
+
+/* Parse "ADDR[/PREFIX]". 0, or -EINVAL with a reason in err. */
+int addr_parse_cidr(struct addr_cidr *n, const char *text, char *err,
+                    size_t errlen);
+
+/* Is the socket address inside the network? An IPv4-mapped IPv6 address
+ * matches IPv4 networks. */
+bool addr_in_cidr(const struct sockaddr *sa, const struct addr_cidr *n);
+
+/* The IP (no brackets; an IPv4-mapped IPv6 address as plain IPv4) and the
+ * port of a socket address, for headers such as X-Forwarded-For. */
+void addr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen,
+                  uint16_t *port);
 
 #endif

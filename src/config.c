@@ -53,6 +53,8 @@ struct parse {
   enum source source;        /* where the value being set comes from */
   enum source listen_source; /* who filled cfg->listen[] */
   enum source cert_source;   /* who filled cfg->certs[] */
+  enum source trusted_source; /* who filled cfg->trusted[] */
+  enum source redirect_source; /* who filled cfg->redirect[] */
   char why[WHY_MAX];         /* a setter's reason for refusing a value */
 };
 
@@ -72,12 +74,21 @@ struct opt {
   const char *help;
   char short_name;   /* 0: long only */
   action_fn *action; /* run instead of parsing (--help), then exit */
+  const char *const *choices; /* set_choice: the names, index = value */
 };
 
 static set_fn set_string, set_int, set_uint, set_duration, set_flag, set_listen,
-    set_backend, set_cert, set_key, set_tls_version, set_log_level;
+    set_backend, set_cert, set_key, set_tls_version, set_log_level, set_choice,
+    set_bool, set_accept_proxy, set_trusted, set_redirect;
 static dump_fn dump_string, dump_int, dump_uint, dump_duration, dump_listen,
-    dump_backend, dump_cert, dump_none, dump_tls_version, dump_log_level;
+    dump_backend, dump_cert, dump_none, dump_tls_version, dump_log_level,
+    dump_choice, dump_bool, dump_trusted, dump_redirect;
+
+static const char *const modes[] = {"http", "tcp", NULL};
+static const char *const xff_modes[] = {"replace", "append", NULL};
+static const char *const proxy_versions[] = {"off", "v1", "v2", NULL};
+static const char *const verify_modes[] = {"none", "optional", "required",
+                                           NULL};
 static action_fn print_usage, print_version;
 
 #define OFF(field) offsetof(struct cfg, field)
@@ -89,6 +100,14 @@ static const struct opt opts[] = {
     {.name = "listen", .set = set_listen, .dump = dump_listen,
      .metavar = "ADDR:PORT",
      .help = "address to accept TLS on; repeatable (required)"},
+    {.name = "accept-proxy", .set = set_accept_proxy, .dump = dump_none,
+     .help = "the --listen just before it takes a PROXY v1/v2 header first"},
+    {.name = "trusted-proxy", .set = set_trusted, .dump = dump_trusted,
+     .metavar = "CIDR",
+     .help = "who may send PROXY headers, e.g. 10.0.0.0/8; repeatable"},
+    {.name = "redirect-listen", .set = set_redirect, .dump = dump_redirect,
+     .metavar = "ADDR:PORT",
+     .help = "answer plain HTTP here with 308 to https; repeatable"},
     {.name = "backend", .set = set_backend, .dump = dump_backend,
      .metavar = "ADDR:PORT",
      .help = "where to forward the plaintext (required)"},
@@ -130,6 +149,47 @@ static const struct opt opts[] = {
     {.name = "drain-timeout", .set = set_duration, .dump = dump_duration,
      .off = OFF(drain_timeout_ms), .def = "30s", .metavar = "TIME",
      .help = "grace period at shutdown"},
+    {.name = "mode", .set = set_choice, .dump = dump_choice, .off = OFF(mode),
+     .choices = modes, .def = "http", .metavar = "MODE",
+     .help = "http (rewrite requests) or tcp (relay bytes as they are)"},
+    {.name = "xff", .set = set_choice, .dump = dump_choice, .off = OFF(xff),
+     .choices = xff_modes, .def = "replace", .metavar = "HOW",
+     .help = "X-Forwarded-For: replace the client's, or append to it"},
+    {.name = "forwarded", .set = set_bool, .dump = dump_bool,
+     .off = OFF(forwarded),
+     .help = "also add an RFC 7239 Forwarded header (http mode)"},
+    {.name = "request-timeout", .set = set_duration, .dump = dump_duration,
+     .off = OFF(request_timeout_ms), .def = "30s", .metavar = "TIME",
+     .help = "a begun request head must complete within this, else 408"},
+    {.name = "backend-timeout", .set = set_duration, .dump = dump_duration,
+     .off = OFF(backend_timeout_ms), .def = "60s", .metavar = "TIME",
+     .help = "the backend must start its response within this, else 504"},
+    {.name = "max-header-size", .set = set_uint, .dump = dump_uint,
+     .off = OFF(max_header_size), .min = 1024, .max = 1048576, .def = "16384",
+     .metavar = "BYTES", .help = "longest request head, else 431"},
+    {.name = "hsts", .set = set_uint, .dump = dump_uint,
+     .off = OFF(hsts_seconds), .min = 0, .max = 2147483647L, .def = "0",
+     .metavar = "SECONDS",
+     .help = "add Strict-Transport-Security: max-age=SECONDS (0: off)"},
+    {.name = "access-log", .set = set_string, .dump = dump_string,
+     .off = OFF(access_log), .metavar = "FILE",
+     .help = "one line per request to FILE, - for stdout (default: off)"},
+    {.name = "proxy-protocol", .set = set_choice, .dump = dump_choice,
+     .off = OFF(proxy_protocol), .choices = proxy_versions, .def = "off",
+     .metavar = "VERSION",
+     .help = "tcp mode: send a PROXY header, off, v1 or v2"},
+    {.name = "proxy-client-cert", .set = set_bool, .dump = dump_bool,
+     .off = OFF(proxy_client_cert),
+     .help = "PROXY v2: also send the client certificate (TLV 0xE0)"},
+    {.name = "client-ca", .set = set_string, .dump = dump_string,
+     .off = OFF(client_ca), .metavar = "FILE",
+     .help = "PEM CA bundle that client certificates must chain to"},
+    {.name = "client-verify", .set = set_choice, .dump = dump_choice,
+     .off = OFF(client_verify), .choices = verify_modes, .def = "none",
+     .metavar = "MODE", .help = "client certificates: none, optional or required"},
+    {.name = "client-cert-header", .set = set_bool, .dump = dump_bool,
+     .off = OFF(client_cert_header),
+     .help = "http mode: also send the client certificate as X-Client-Cert"},
     {.name = "log-level", .set = set_log_level, .dump = dump_log_level,
      .off = OFF(log_level), .def = "info", .metavar = "LEVEL",
      .help = "error, warn, info or debug"},
@@ -301,12 +361,97 @@ static int set_flag(struct parse *p, const struct opt *o, const char *val) {
   return 0;
 }
 
+/* One of o->choices; the field is the index. */
+static int set_choice(struct parse *p, const struct opt *o, const char *val) {
+  char list[128] = "";
+
+  for (int i = 0; o->choices[i] != NULL; i++) {
+    if (strcmp(val, o->choices[i]) == 0) {
+      *(int *)field(p->cfg, o) = i;
+      return 0;
+    }
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+             i ? (o->choices[i + 1] ? ", " : " or ") : "", o->choices[i]);
+  }
+  return why(p, "expected %s, got '%s'", list, val);
+}
+
+/* A flag's value: none on the command line (val is NULL) means yes; a
+ * file says yes or no. */
+static bool parse_yes_no(const char *val, bool *out) {
+  if (val == NULL || strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 ||
+      strcmp(val, "on") == 0)
+    *out = true;
+  else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 ||
+           strcmp(val, "off") == 0)
+    *out = false;
+  else
+    return false;
+  return true;
+}
+
+static int set_bool(struct parse *p, const struct opt *o, const char *val) {
+  if (!parse_yes_no(val, field(p->cfg, o)))
+    return why(p, "expected yes or no, got '%s'", val);
+  return 0;
+}
+
+/* Marks the --listen just before it (same source, like --key and --cert). */
+static int set_accept_proxy(struct parse *p, const struct opt *o,
+                            const char *val) {
+  struct cfg *cfg = p->cfg;
+
+  (void)o;
+  if (p->listen_source != p->source || cfg->n_listen == 0)
+    return why(p, "no listen given before it (it applies to the listen "
+                  "just before it)");
+  if (!parse_yes_no(val, &cfg->listen_proxy[cfg->n_listen - 1]))
+    return why(p, "expected yes or no, got '%s'", val);
+  return 0;
+}
+
+static int set_redirect(struct parse *p, const struct opt *o,
+                        const char *val) {
+  struct cfg *cfg = p->cfg;
+
+  (void)o;
+  if (p->redirect_source != p->source) {
+    cfg->n_redirect = 0;
+    p->redirect_source = p->source;
+  }
+  if (cfg->n_redirect == CFG_MAX_LISTEN)
+    return why(p, "too many redirect addresses (at most %d)", CFG_MAX_LISTEN);
+  if (addr_parse_listen(&cfg->redirect[cfg->n_redirect], val, p->why,
+                        sizeof p->why) != 0)
+    return -EINVAL;
+  cfg->n_redirect++;
+  return 0;
+}
+
+static int set_trusted(struct parse *p, const struct opt *o, const char *val) {
+  struct cfg *cfg = p->cfg;
+
+  (void)o;
+  if (p->trusted_source != p->source) {
+    cfg->n_trusted = 0;
+    p->trusted_source = p->source;
+  }
+  if (cfg->n_trusted == CFG_MAX_TRUSTED)
+    return why(p, "too many networks (at most %d)", CFG_MAX_TRUSTED);
+  if (addr_parse_cidr(&cfg->trusted[cfg->n_trusted], val, p->why,
+                      sizeof p->why) != 0)
+    return -EINVAL;
+  cfg->n_trusted++;
+  return 0;
+}
+
 static int set_listen(struct parse *p, const struct opt *o, const char *val) {
   struct cfg *cfg = p->cfg;
 
   (void)o;
   if (p->listen_source != p->source) { /* a new source replaces the list */
     cfg->n_listen = 0;
+    memset(cfg->listen_proxy, 0, sizeof cfg->listen_proxy);
     p->listen_source = p->source;
   }
   if (cfg->n_listen == CFG_MAX_LISTEN)
@@ -415,6 +560,16 @@ static void dump_string(const struct cfg *cfg, const struct opt *o, FILE *out) {
     put_kv(out, o->name, s);
 }
 
+static void dump_choice(const struct cfg *cfg, const struct opt *o,
+                        FILE *out) {
+  fprintf(out, "%s = %s\n", o->name, o->choices[*(const int *)cfield(cfg, o)]);
+}
+
+static void dump_bool(const struct cfg *cfg, const struct opt *o, FILE *out) {
+  fprintf(out, "%s = %s\n", o->name,
+          *(const bool *)cfield(cfg, o) ? "yes" : "no");
+}
+
 static void dump_int(const struct cfg *cfg, const struct opt *o, FILE *out) {
   fprintf(out, "%s = %d\n", o->name, *(const int *)cfield(cfg, o));
 }
@@ -432,8 +587,27 @@ static void dump_duration(const struct cfg *cfg, const struct opt *o,
 }
 
 static void dump_listen(const struct cfg *cfg, const struct opt *o, FILE *out) {
-  for (int i = 0; i < cfg->n_listen; i++)
+  for (int i = 0; i < cfg->n_listen; i++) {
     put_kv(out, o->name, cfg->listen[i].text);
+    if (cfg->listen_proxy[i])
+      fprintf(out, "accept-proxy = yes\n");
+  }
+}
+
+static void dump_redirect(const struct cfg *cfg, const struct opt *o,
+                          FILE *out) {
+  for (int i = 0; i < cfg->n_redirect; i++)
+    put_kv(out, o->name, cfg->redirect[i].text);
+  if (cfg->n_redirect == 0)
+    fprintf(out, "# %s = (none)\n", o->name);
+}
+
+static void dump_trusted(const struct cfg *cfg, const struct opt *o,
+                         FILE *out) {
+  for (int i = 0; i < cfg->n_trusted; i++)
+    put_kv(out, o->name, cfg->trusted[i].text);
+  if (cfg->n_trusted == 0)
+    fprintf(out, "# %s = (none)\n", o->name);
 }
 
 static void dump_backend(const struct cfg *cfg, const struct opt *o,
@@ -646,6 +820,19 @@ static int validate(const struct cfg *cfg, char *err, size_t errlen) {
     return err_set(err, errlen, "--tls-min %d.%d is above --tls-max %d.%d",
                    cfg->tls_min / 10, cfg->tls_min % 10, cfg->tls_max / 10,
                    cfg->tls_max % 10);
+  for (int i = 0; i < cfg->n_listen; i++)
+    if (cfg->listen_proxy[i] && cfg->n_trusted == 0)
+      return err_set(err, errlen, "--accept-proxy on %s needs --trusted-proxy",
+                     cfg->listen[i].text);
+  if (cfg->client_verify != CFG_VERIFY_NONE && cfg->client_ca == NULL)
+    return err_set(err, errlen, "--client-verify %s needs --client-ca",
+                   verify_modes[cfg->client_verify]);
+  if (cfg->proxy_client_cert && cfg->proxy_protocol != 2)
+    return err_set(err, errlen, "--proxy-client-cert needs --proxy-protocol v2");
+  if (cfg->proxy_protocol != 0 && cfg->mode != CFG_MODE_TCP)
+    return err_set(err, errlen,
+                   "--proxy-protocol needs --mode tcp (http mode tells the "
+                   "backend through X-Forwarded-For)");
   return 0;
 }
 

@@ -16,8 +16,16 @@
 
 #define CFG_MAX_LISTEN 16
 #define CFG_MAX_CERTS 32
+#define CFG_MAX_TRUSTED 32
 
 enum cfg_tls_version { CFG_TLS_1_2 = 12, CFG_TLS_1_3 = 13 };
+enum cfg_mode { CFG_MODE_HTTP = 0, CFG_MODE_TCP = 1 };
+enum cfg_xff { CFG_XFF_REPLACE = 0, CFG_XFF_APPEND = 1 };
+enum cfg_client_verify {
+  CFG_VERIFY_NONE = 0,     /* no certificate requested */
+  CFG_VERIFY_OPTIONAL = 1, /* requested; the result goes to the backend */
+  CFG_VERIFY_REQUIRED = 2, /* a verified certificate or no handshake */
+};
 
 struct cfg_cert {
   char *cert_file; /* PEM: certificate, then its chain; may hold the key */
@@ -26,7 +34,12 @@ struct cfg_cert {
 
 struct cfg {
   struct addr listen[CFG_MAX_LISTEN];
+  bool listen_proxy[CFG_MAX_LISTEN]; /* --accept-proxy after that --listen */
   int n_listen;
+  struct addr redirect[CFG_MAX_LISTEN];      /* --redirect-listen */
+  int n_redirect;
+  struct addr_cidr trusted[CFG_MAX_TRUSTED]; /* --trusted-proxy */
+  int n_trusted;
   struct addr backend;
   bool have_backend;
   struct cfg_cert certs[CFG_MAX_CERTS];
@@ -47,6 +60,22 @@ struct cfg {
   unsigned backend_connect_timeout_ms; /* default 5 s */
   unsigned drain_timeout_ms;           /* default 30 s */
   unsigned max_connections;            /* per worker, default 10000 */
+
+  int mode;                     /* enum cfg_mode, default http */
+  int xff;                      /* enum cfg_xff, default replace */
+  bool forwarded;               /* add an RFC 7239 Forwarded header */
+  unsigned request_timeout_ms;  /* default 30 s: 408 if a head is begun
+                                   and not complete by then */
+  unsigned backend_timeout_ms;  /* default 60 s: 504 if no response head */
+  unsigned max_header_size;     /* request head limit, default 16384 */
+  unsigned hsts_seconds;        /* 0: no Strict-Transport-Security */
+  char *access_log;             /* NULL: off; "-": stdout */
+  int proxy_protocol;           /* 0 (off), 1 or 2; --mode tcp only */
+  bool proxy_client_cert;       /* v2: the client certificate as a TLV */
+  char *client_ca;              /* PEM CA bundle for client certificates */
+  int client_verify;            /* enum cfg_client_verify, default none */
+  bool client_cert_header;      /* http: also X-Client-Cert (URL-encoded
+                                   PEM) */
   int log_level;                       /* enum log_level, default info */
 
   bool test;              /* --test: validate, dump, exit */

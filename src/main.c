@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -111,18 +112,28 @@ static int control_run(struct control *ctl) {
   return 0;
 }
 
-/* Bind every worker's socket for every address. fds[w * n_listen + i]. */
+/* The i-th socket address of a worker: --listen ones, then
+ * --redirect-listen ones. */
+static const struct addr *sock_addr(const struct cfg *cfg, int i,
+                                    const char **flag) {
+  *flag = i < cfg->n_listen ? "--listen" : "--redirect-listen";
+  return i < cfg->n_listen ? &cfg->listen[i] : &cfg->redirect[i - cfg->n_listen];
+}
+
+/* Bind every worker's socket for every address:
+ * fds[w * per_worker + i], per_worker = n_listen + n_redirect. */
 static int open_listeners(const struct cfg *cfg, int *fds, char *err,
                           size_t errlen) {
   char why[256];
-  int n = 0;
-  for (int i = 0; i < cfg->n_listen; i++) {
-    if (listener_probe(&cfg->listen[i], why, sizeof why) != 0)
+  const char *flag = "--listen";
+  int per = cfg->n_listen + cfg->n_redirect, n = 0;
+  for (int i = 0; i < per; i++) {
+    if (listener_probe(sock_addr(cfg, i, &flag), why, sizeof why) != 0)
       goto fail;
   }
   for (int w = 0; w < cfg->workers; w++) {
-    for (int i = 0; i < cfg->n_listen; i++) {
-      int fd = listener_open(&cfg->listen[i], why, sizeof why);
+    for (int i = 0; i < per; i++) {
+      int fd = listener_open(sock_addr(cfg, i, &flag), why, sizeof why);
       if (fd < 0)
         goto fail;
       fds[n++] = fd;
@@ -131,7 +142,7 @@ static int open_listeners(const struct cfg *cfg, int *fds, char *err,
   return 0;
 
 fail:
-  snprintf(err, errlen, "--listen %s", why);
+  snprintf(err, errlen, "%s %s", flag, why);
   while (n > 0)
     close(fds[--n]);
   return -1;
@@ -139,16 +150,17 @@ fail:
 
 static int init_workers(struct control *ctl, const struct cfg *cfg,
                         const struct tls_store *store, const uint8_t *secret,
-                        int *fds, char *err, size_t errlen) {
+                        int *fds, int log_fd, char *err, size_t errlen) {
   ctl->workers = calloc((size_t)cfg->workers, sizeof *ctl->workers);
   if (ctl->workers == NULL) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  int per = cfg->n_listen + cfg->n_redirect;
   for (int i = 0; i < cfg->workers; i++) {
     if (worker_init(&ctl->workers[i], i, cfg, store, secret,
-                    TLS_TICKET_SECRET_LEN, &fds[i * cfg->n_listen],
-                    cfg->n_listen, err, errlen) != 0)
+                    TLS_TICKET_SECRET_LEN, &fds[i * per],
+                    per, log_fd, err, errlen) != 0)
       return -1; /* fds from i on are still ours: the caller closes them */
     ctl->n_workers = i + 1;
   }
@@ -184,6 +196,7 @@ int main(int argc, char **argv) {
   uint8_t secret[TLS_TICKET_SECRET_LEN];
   char err[512] = "";
   int *fds = NULL;
+  int log_fd = -1;
   int status = EXIT_BAD_INPUT;
 
   memset(&ctl, 0, sizeof ctl);
@@ -214,7 +227,11 @@ int main(int argc, char **argv) {
     goto done;
   }
 
-  size_t n_fds = (size_t)cfg.workers * (size_t)cfg.n_listen;
+  if (cfg.access_log &&
+      (log_fd = access_log_open(cfg.access_log, err, sizeof err)) < 0)
+    goto fail;
+  size_t per = (size_t)(cfg.n_listen + cfg.n_redirect);
+  size_t n_fds = (size_t)cfg.workers * per;
   fds = calloc(n_fds, sizeof *fds);
   if (fds == NULL || open_listeners(&cfg, fds, err, sizeof err) != 0) {
     if (fds == NULL)
@@ -223,15 +240,17 @@ int main(int argc, char **argv) {
     fds = NULL;
     goto fail;
   }
-  if (init_workers(&ctl, &cfg, store, secret, fds, err, sizeof err) != 0) {
-    for (size_t i = (size_t)ctl.n_workers * (size_t)cfg.n_listen; i < n_fds;
-         i++)
+  if (init_workers(&ctl, &cfg, store, secret, fds, log_fd, err,
+                   sizeof err) != 0) {
+    for (size_t i = (size_t)ctl.n_workers * per; i < n_fds; i++)
       close(fds[i]);
     goto fail;
   }
 
   for (int i = 0; i < cfg.n_listen; i++)
     log_info("listening on %s", cfg.listen[i].text);
+  for (int i = 0; i < cfg.n_redirect; i++)
+    log_info("redirecting plain HTTP on %s to https", cfg.redirect[i].text);
   log_info("tlsterm %s: %d worker(s), backend %s", PACKAGE_VERSION,
            cfg.workers, cfg.backend.text);
   control_run(&ctl);
@@ -246,6 +265,8 @@ done:
     worker_join(&ctl.workers[i]);
   free(ctl.workers);
   free(fds);
+  if (log_fd > STDOUT_FILENO)
+    close(log_fd);
   tls_store_free(store);
   tls_global_cleanup();
   cfg_cleanup(&cfg);

@@ -2,6 +2,7 @@
  * pause at --max-connections, drain on STOP, force-close on FORCE, exit when
  * the last handle has closed. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "redirect.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -31,7 +33,8 @@ static int listener_activate(struct worker *w, struct worker_listener *l) {
     return r;
   }
   l->handle.data = w;
-  r = uv_listen((uv_stream_t *)&l->handle, 511, conn_accept_cb);
+  r = uv_listen((uv_stream_t *)&l->handle, 511,
+                l->redirect ? redirect_accept_cb : conn_accept_cb);
   if (r != 0) {
     l->closing = true;
     uv_close((uv_handle_t *)&l->handle, listener_close_cb);
@@ -150,11 +153,21 @@ void worker_conn_closed(struct worker *w) {
 
 int worker_init(struct worker *w, int id, const struct cfg *cfg,
                 const struct tls_store *store, const uint8_t *ticket_secret,
-                size_t secret_len, const int *fds, int n_fds, char *err,
-                size_t errlen) {
+                size_t secret_len, const int *fds, int n_fds,
+                int access_log_fd, char *err, size_t errlen) {
   memset(w, 0, sizeof *w);
   w->id = id;
   w->cfg = cfg;
+  w->access_log_fd = access_log_fd;
+  w->http_opts = (struct http_opts){
+      .head_max = cfg->max_header_size,
+      .xff_append = cfg->xff == CFG_XFF_APPEND,
+      .forwarded = cfg->forwarded,
+      .hsts_seconds = cfg->hsts_seconds,
+  };
+  /* A response parser's output for one 16 KiB read: the read itself plus,
+   * at most, a buffered response head released at once. */
+  buf_init(&w->obuf, 2 * 65536 + WORKER_RBUF_SIZE);
   atomic_init(&w->mail, 0);
   int r = uv_loop_init(&w->loop);
   if (r != 0) {
@@ -168,8 +181,16 @@ int worker_init(struct worker *w, int id, const struct cfg *cfg,
   w->wakeup.data = w;
   uv_timer_init(&w->loop, &w->ticket_timer);
   w->ticket_timer.data = w;
-  for (int i = 0; i < n_fds; i++)
+  for (int i = 0; i < n_fds; i++) {
     w->listeners[i].fd = fds[i];
+    w->listeners[i].redirect = i >= cfg->n_listen;
+    w->listeners[i].accept_proxy = i < cfg->n_listen && cfg->listen_proxy[i];
+  }
+  const struct sockaddr_storage *first = &cfg->listen[0].sa;
+  w->redirect_https_port = ntohs(
+      first->ss_family == AF_INET
+          ? ((const struct sockaddr_in *)first)->sin_port
+          : ((const struct sockaddr_in6 *)first)->sin6_port);
   w->n_listeners = n_fds;
   return 0;
 
@@ -217,4 +238,5 @@ void worker_join(struct worker *w) {
   close_sockets(w);
   tls_ctx_free(w->tls);
   w->tls = NULL;
+  buf_cleanup(&w->obuf);
 }

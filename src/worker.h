@@ -18,7 +18,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "buf.h"
 #include "config.h"
+#include "http.h"
 
 struct conn;
 struct tls_ctx;
@@ -37,6 +39,8 @@ enum worker_mail {
 struct worker_listener {
   uv_tcp_t handle;
   int fd;       /* the socket opened by the control thread; owned */
+  bool accept_proxy; /* --accept-proxy: a PROXY header precedes TLS */
+  bool redirect;     /* a --redirect-listen socket: plain HTTP, 308 */
   bool active;  /* handle initialised and listening */
   bool closing; /* uv_close issued, close callback pending */
 };
@@ -53,8 +57,10 @@ struct worker {
   const struct cfg *cfg; /* borrowed, immutable */
   struct tls_ctx *tls;   /* owned: this loop's TLS state */
 
-  struct worker_listener listeners[CFG_MAX_LISTEN];
+  /* --listen sockets first, then --redirect-listen ones. */
+  struct worker_listener listeners[2 * CFG_MAX_LISTEN];
   int n_listeners;
+  unsigned redirect_https_port; /* where redirects point: first --listen */
 
   struct conn *conns; /* doubly linked list of open connections */
   unsigned n_conns;
@@ -63,20 +69,28 @@ struct worker {
   bool paused; /* at max-connections: listeners closed until one ends */
 
   char rbuf[WORKER_RBUF_SIZE];
+  /* HTTP mode: decrypted client bytes on their way through the request
+   * parser, and backend bytes on their way through the response parser
+   * (both consumed within one callback, so shared by all connections). */
+  char pbuf[WORKER_RBUF_SIZE];
+  struct buf obuf;
+  struct http_opts http_opts; /* from cfg */
+  int access_log_fd;          /* borrowed; -1: no access log */
 
   void (*on_exit)(struct worker *w); /* called on the worker thread as its
                                         loop finishes; set by the owner */
 };
 
 /* Initialise worker `id` on the calling (control) thread: loop, TLS ctx,
- * handles for the listening fds (taken: the worker closes them). The worker
+ * handles for the listening fds (taken: the worker closes them): one per
+ * cfg->listen, then one per cfg->redirect, in that order. The worker
  * does not run until worker_start(). Returns 0 or -1 with a reason in err;
  * on failure nothing is left to clean up and the fds are still the
  * caller's. */
 int worker_init(struct worker *w, int id, const struct cfg *cfg,
                 const struct tls_store *store, const uint8_t *ticket_secret,
-                size_t secret_len, const int *fds, int n_fds, char *err,
-                size_t errlen);
+                size_t secret_len, const int *fds, int n_fds,
+                int access_log_fd, char *err, size_t errlen);
 
 /* Start the worker's thread. 0 or a negative errno. */
 int worker_start(struct worker *w);

@@ -6,8 +6,9 @@
  * and our callbacks), its own parsed copy of every certificate chain and
  * private key (parsed from the store's PEM bytes with this loop's RNG; one
  * RSA key shared by threads would serialise all their signatures on its
- * mutex), its ticket keys (ticket.c), and a bounded pool of
- * mbedtls_ssl_context for reuse (sess.c). */
+ * mutex), its own parse of the --client-ca bundle, its ticket keys
+ * (ticket.c), and a bounded pool of mbedtls_ssl_context for reuse
+ * (sess.c). */
 #include "tls_int.h"
 
 #include <stdio.h>
@@ -82,6 +83,92 @@ static int conf_default_certs(struct tls_ctx *ctx) {
   return 0;
 }
 
+/* --client-verify: request a certificate (optional, required) and verify
+ * it against this loop's own parse of --client-ca. mbedTLS 3.6 semantics,
+ * checked against its sources and by test_sess.c:
+ *   NONE      no CertificateRequest; verify_result is BADCERT_SKIP_VERIFY.
+ *   OPTIONAL  CertificateRequest sent; an empty Certificate, an untrusted
+ *             or expired chain, or wrong keyUsage/extendedKeyUsage (fixed
+ *             for TLS 1.3 in 3.6.1, CVE-2024-45159) only set flags in
+ *             mbedtls_ssl_get_verify_result(). A bad CertificateVerify
+ *             signature still fails the handshake.
+ *   REQUIRED  any of those fails the handshake with an alert: unknown_ca,
+ *             certificate_expired, unsupported_certificate; no certificate:
+ *             handshake_failure in TLS 1.2, no_certificate (41) in TLS 1.3.
+ *             sess.c sends the TLS 1.2 alerts mbedTLS omits and makes its
+ *             TLS 1.3 alerts readable (see tls13_alert_key).
+ * A TLS 1.2 ticket carries the peer certificate and its verify result
+ * (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE), so a resumed session reports what
+ * the full handshake proved. A TLS 1.3 resumption keeps neither (mbedTLS
+ * copies only the resumption key and flags from the ticket,
+ * ssl_tls13_session_copy_ticket): the resumed session has no certificate
+ * and a verify result of 0, which would read as "verified". So when
+ * certificates are requested no TLS 1.3 ticket is issued, and every TLS 1.3
+ * connection shows its certificate afresh. */
+static int conf_client_auth(struct tls_ctx *ctx) {
+  const struct tls_client_ca *ca = &ctx->store->client;
+  int ret;
+
+  if (ca->verify == CFG_VERIFY_NONE || ca->pem == NULL) {
+    mbedtls_ssl_conf_authmode(&ctx->conf, MBEDTLS_SSL_VERIFY_NONE);
+    return 0;
+  }
+  /* The store checked the bundle: anything but 0 is memory trouble. */
+  ret = mbedtls_x509_crt_parse(&ctx->client_ca, ca->pem, ca->len);
+  if (ret != 0)
+    return ret < 0 ? ret : MBEDTLS_ERR_X509_INVALID_FORMAT;
+  mbedtls_ssl_conf_ca_chain(&ctx->conf, &ctx->client_ca, NULL);
+  mbedtls_ssl_conf_authmode(&ctx->conf, ca->verify == CFG_VERIFY_REQUIRED
+                                            ? MBEDTLS_SSL_VERIFY_REQUIRED
+                                            : MBEDTLS_SSL_VERIFY_OPTIONAL);
+  mbedtls_ssl_conf_new_session_tickets(&ctx->conf, 0);
+  return 0;
+}
+
+/* The ticket callbacks: mbedTLS's own, plus a check that a ticket resumes
+ * only what a full handshake here would have accepted. Within one process
+ * every loop has the same --client-verify, but a ticket secret shared with
+ * another instance could bring a ticket from one configured differently: a
+ * session without a client certificate must not resume where one is
+ * required (mbedTLS does not re-check the authmode on resumption). */
+static int ticket_write_cb(void *p, const mbedtls_ssl_session *session,
+                           unsigned char *start, const unsigned char *end,
+                           size_t *tlen, uint32_t *lifetime) {
+  struct tls_ctx *ctx = p;
+
+  return mbedtls_ssl_ticket_write(&ctx->ticket, session, start, end, tlen,
+                                  lifetime);
+}
+
+static bool ticket_fits(const struct tls_ctx *ctx,
+                        const mbedtls_ssl_session *session) {
+  switch (ctx->store->client.verify) {
+  case CFG_VERIFY_NONE:
+    return true;
+  case CFG_VERIFY_OPTIONAL:
+    /* TLS 1.3 tickets carry no certificate: we issue none (see
+     * conf_client_auth) and take none. */
+    return session->MBEDTLS_PRIVATE(tls_version) == MBEDTLS_SSL_VERSION_TLS1_2;
+  default:
+    return session->MBEDTLS_PRIVATE(tls_version) ==
+               MBEDTLS_SSL_VERSION_TLS1_2 &&
+           session->MBEDTLS_PRIVATE(peer_cert) != NULL &&
+           session->MBEDTLS_PRIVATE(verify_result) == 0;
+  }
+}
+
+static int ticket_parse_cb(void *p, mbedtls_ssl_session *session,
+                           unsigned char *buf, size_t len) {
+  struct tls_ctx *ctx = p;
+  int ret = mbedtls_ssl_ticket_parse(&ctx->ticket, session, buf, len);
+
+  /* "Expired": both versions then fall back to a full handshake (and free
+   * the session). */
+  if (ret == 0 && !ticket_fits(ctx, session))
+    return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  return ret;
+}
+
 static int conf_setup(struct tls_ctx *ctx) {
   const struct tls_store *st = ctx->store;
   mbedtls_ssl_config *conf = &ctx->conf;
@@ -106,13 +193,15 @@ static int conf_setup(struct tls_ctx *ctx) {
   /* Tickets only: no session-ID cache is configured (TLS 1.3 never uses
    * one, and a reconnect reaches this loop only 1/N of the time). TLS 1.3
    * resumption must still do a fresh (EC)DHE: psk_dhe_ke only. */
-  mbedtls_ssl_conf_session_tickets_cb(conf, mbedtls_ssl_ticket_write,
-                                      mbedtls_ssl_ticket_parse, &ctx->ticket);
+  mbedtls_ssl_conf_session_tickets_cb(conf, ticket_write_cb, ticket_parse_cb,
+                                      ctx);
   mbedtls_ssl_conf_tls13_key_exchange_modes(
       conf, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL |
                 MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL);
   mbedtls_ssl_conf_new_session_tickets(conf, 1);
   mbedtls_ssl_conf_sni(conf, tls_sni_cb, ctx);
+  if ((ret = conf_client_auth(ctx)) != 0)
+    return ret;
   return conf_default_certs(ctx);
 }
 
@@ -141,6 +230,7 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
   mbedtls_ctr_drbg_init(&ctx->drbg);
   mbedtls_ssl_config_init(&ctx->conf);
   mbedtls_ssl_ticket_init(&ctx->ticket);
+  mbedtls_x509_crt_init(&ctx->client_ca);
 
   /* Each loop seeds its own DRBG from the system entropy source. */
   ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
@@ -188,6 +278,7 @@ void tls_ctx_free(struct tls_ctx *ctx) {
       mbedtls_pk_free(&ctx->certs[i].key);
     }
   free(ctx->certs);
+  mbedtls_x509_crt_free(&ctx->client_ca);
   mbedtls_ctr_drbg_free(&ctx->drbg);
   mbedtls_entropy_free(&ctx->entropy);
   mbedtls_platform_zeroize(ctx->secret, sizeof ctx->secret);

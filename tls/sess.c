@@ -13,7 +13,11 @@
  * and nothing pending inside the library; and there is no public getter
  * for "was this handshake resumed", so the handshake is driven step by step
  * and we note whether it ever reached the state that sends our Certificate,
- * which only a full handshake does (TLS 1.2 and 1.3 alike). */
+ * which only a full handshake does (TLS 1.2 and 1.3 alike).
+ *
+ * After the handshake it also reports the client's certificate
+ * (--client-verify): whether one was presented and verified, its subject,
+ * SHA-256 fingerprint, DER and PEM. */
 #include "tls_int.h"
 
 #include <limits.h>
@@ -22,8 +26,12 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/sha256.h>
 
 #include "buf.h"
+#include "config.h"
 
 /* A read or handshake call loops while mbedTLS reports WANT_READ but data
  * remains. Each round consumes input, so this bound is only a guard
@@ -66,8 +74,50 @@ static bool more_input(const struct tls_sess *s) {
 
 /* --- errors ------------------------------------------------------------- */
 
-static const char *known_reason(const struct tls_sess *s, int code) {
+/* Why a client certificate was refused, from the verify flags. */
+static const char *verify_reason(uint32_t flags) {
+  if (flags == (uint32_t)-1)
+    return "not verified";
+  if (flags & MBEDTLS_X509_BADCERT_MISSING)
+    return "no certificate";
+  if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+    return "expired";
+  if (flags & MBEDTLS_X509_BADCERT_FUTURE)
+    return "not yet valid";
+  if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+    return "not issued by --client-ca";
+  if (flags &
+      (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+       MBEDTLS_X509_BADCERT_NS_CERT_TYPE))
+    return "not for client authentication (key usage)";
+  if (flags & (MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
+               MBEDTLS_X509_BADCERT_BAD_KEY))
+    return "unacceptable algorithm or key";
+  return "verification failed";
+}
+
+/* A sentence for the codes we know; buf (len bytes) may hold it. The
+ * server reads the client's CertificateVerify in a state of its own in
+ * TLS 1.3 (CERTIFICATE_VERIFY is the server's there). */
+static const char *known_reason(const struct tls_sess *s, int code, char *buf,
+                                size_t len) {
+  /* The signature check's own codes (ECP, RSA, PK, or a plain handshake
+   * failure in TLS 1.3) say little; the state says what failed. */
+  int cv_state =
+      mbedtls_ssl_get_version_number(&s->ssl) == MBEDTLS_SSL_VERSION_TLS1_3
+          ? MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY
+          : MBEDTLS_SSL_CERTIFICATE_VERIFY;
+
+  if (s->fail_state == cv_state && code != MBEDTLS_ERR_SSL_ALLOC_FAILED)
+    return "client certificate: CertificateVerify signature does not verify";
   switch (code) {
+  case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
+    return "client sent no certificate (--client-verify required)";
+  case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+  case MBEDTLS_ERR_SSL_BAD_CERTIFICATE:
+    snprintf(buf, len, "client certificate refused: %s",
+             verify_reason(mbedtls_ssl_get_verify_result(&s->ssl)));
+    return buf;
   case MBEDTLS_ERR_SSL_INVALID_MAC:
     return "bad record MAC";
   case MBEDTLS_ERR_SSL_INVALID_RECORD:
@@ -98,7 +148,7 @@ static const char *known_reason(const struct tls_sess *s, int code) {
 /* Record why the session failed; every later call returns TLS_FAIL too. */
 static int fail(struct tls_sess *s, const char *what, int code) {
   char lib[128];
-  const char *why = known_reason(s, code);
+  const char *why = known_reason(s, code, lib, sizeof lib);
 
   /* Something that does not start with a handshake record is not TLS: say
    * so rather than repeat the parser's complaint. */
@@ -148,6 +198,7 @@ struct tls_sess *tls_sess_new(struct tls_ctx *ctx, struct buf *in,
   s->next = NULL;
   s->first_byte = -1;
   s->hs_done = s->sent_cert = s->failed = false;
+  s->fail_state = -1;
   s->peer_closed = s->notified = s->out_full = false;
   s->sni[0] = '\0';
   s->err[0] = '\0';
@@ -181,18 +232,77 @@ void tls_sess_free(struct tls_sess *s) {
 
 /* --- handshake, read, write, close -------------------------------------- */
 
+/* mbedTLS 3.6 sends a TLS 1.3 server's alerts about the client's second
+ * flight (Certificate, CertificateVerify, Finished) under the handshake
+ * traffic key, but the server's Finished already switched the client to
+ * the server's application traffic key (RFC 8446 7.1 and 5.1: records
+ * after the Finished use it), so the client sees bad_record_mac instead of
+ * the alert. The library switches its output to the application key only
+ * at wrap-up. Switch it when the server starts reading the second flight:
+ * nothing else is sent under the handshake key after the Finished (whose
+ * record is already encrypted), and mbedTLS's own switch at wrap-up
+ * restarts the sequence number at 0 again, as here. What
+ * mbedtls_ssl_set_outbound_transform() does, through private fields. */
+static void tls13_alert_key(struct tls_sess *s, int state) {
+  mbedtls_ssl_context *ssl = &s->ssl;
+  mbedtls_ssl_transform *app = ssl->MBEDTLS_PRIVATE(transform_application);
+
+  if ((state != MBEDTLS_SSL_CLIENT_CERTIFICATE &&
+       state != MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY &&
+       state != MBEDTLS_SSL_CLIENT_FINISHED) ||
+      mbedtls_ssl_get_version_number(ssl) != MBEDTLS_SSL_VERSION_TLS1_3 ||
+      app == NULL || ssl->MBEDTLS_PRIVATE(transform_out) == app)
+    return;
+  ssl->MBEDTLS_PRIVATE(transform_out) = app;
+  memset(ssl->MBEDTLS_PRIVATE(cur_out_ctr), 0,
+         sizeof ssl->MBEDTLS_PRIVATE(cur_out_ctr));
+}
+
+/* mbedTLS fails some TLS 1.2 client-authentication steps without an alert:
+ * no certificate under --client-verify required (mbedtls_ssl_parse_certificate
+ * returns NO_CLIENT_CERTIFICATE silently) and a CertificateVerify whose
+ * signature does not verify. Send what RFC 5246 asks for (7.4.6:
+ * handshake_failure; 7.2.2: decrypt_error) when the failed step sent
+ * nothing. TLS 1.3 alerts by itself. */
+static void tls12_client_auth_alert(struct tls_sess *s, int state, int ret,
+                                    size_t out_before) {
+  unsigned char alert;
+
+  if (buf_used(s->out) != out_before ||
+      mbedtls_ssl_get_version_number(&s->ssl) != MBEDTLS_SSL_VERSION_TLS1_2)
+    return;
+  if (state == MBEDTLS_SSL_CLIENT_CERTIFICATE &&
+      ret == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
+    alert = MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
+  else if (state == MBEDTLS_SSL_CERTIFICATE_VERIFY)
+    alert = MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR;
+  else
+    return;
+  (void)mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                       alert);
+}
+
 /* What mbedtls_ssl_handshake() does, one step at a time, so that we see
  * every state. Reading the state is private access: mbedTLS 3.6 has no
  * public way for a server to tell a resumed handshake, and the unit tests
  * check this against real resumptions. */
 static int steps(struct tls_sess *s) {
-  int ret;
+  int state, ret;
 
-  while (s->ssl.MBEDTLS_PRIVATE(state) != MBEDTLS_SSL_HANDSHAKE_OVER) {
-    if (s->ssl.MBEDTLS_PRIVATE(state) == MBEDTLS_SSL_SERVER_CERTIFICATE)
+  while ((state = s->ssl.MBEDTLS_PRIVATE(state)) !=
+         MBEDTLS_SSL_HANDSHAKE_OVER) {
+    size_t out_before = buf_used(s->out);
+
+    if (state == MBEDTLS_SSL_SERVER_CERTIFICATE)
       s->sent_cert = true;
-    if ((ret = mbedtls_ssl_handshake_step(&s->ssl)) != 0)
+    tls13_alert_key(s, state);
+    if ((ret = mbedtls_ssl_handshake_step(&s->ssl)) != 0) {
+      if (ret != MBEDTLS_ERR_SSL_WANT_READ) {
+        s->fail_state = state;
+        tls12_client_auth_alert(s, state, ret, out_before);
+      }
       return ret;
+    }
   }
   return 0;
 }
@@ -317,4 +427,87 @@ const char *tls_sess_alpn(const struct tls_sess *s) {
 
 bool tls_sess_resumed(const struct tls_sess *s) {
   return s->hs_done && !s->sent_cert;
+}
+
+/* --- client certificates ------------------------------------------------ */
+
+/* The client's certificate, or NULL. Only when this ctx asks for one: with
+ * --client-verify none nothing is requested, and nothing is reported. */
+static const mbedtls_x509_crt *client_crt(const struct tls_sess *s) {
+  const mbedtls_x509_crt *crt;
+
+  if (!s->hs_done || s->ctx->store->client.verify == CFG_VERIFY_NONE)
+    return NULL;
+  crt = mbedtls_ssl_get_peer_cert(&s->ssl);
+  return crt != NULL && crt->raw.p != NULL && crt->raw.len > 0 ? crt : NULL;
+}
+
+/* The first CN attribute, taken from the parsed name rather than from the
+ * escaped DN string; printable ASCII only, else left empty. */
+static void common_name(const mbedtls_x509_name *name, char *out,
+                        size_t outlen) {
+  out[0] = '\0';
+  for (; name != NULL; name = name->next) {
+    if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &name->oid) != 0)
+      continue;
+    if (name->val.len >= outlen)
+      return;
+    for (size_t i = 0; i < name->val.len; i++)
+      if (name->val.p[i] < 0x20 || name->val.p[i] > 0x7e)
+        return;
+    memcpy(out, name->val.p, name->val.len);
+    out[name->val.len] = '\0';
+    return;
+  }
+}
+
+void tls_sess_client_cert(const struct tls_sess *s,
+                          struct tls_client_cert *out) {
+  static const char hex[] = "0123456789abcdef";
+  const mbedtls_x509_crt *crt = client_crt(s);
+  unsigned char md[32];
+
+  memset(out, 0, sizeof *out);
+  if (crt == NULL)
+    return;
+  out->presented = true;
+  /* 0 only when the chain verified against --client-ca, in date, with a
+   * usage fit for client authentication; -1u when no result exists. In a
+   * resumed TLS 1.2 session both the certificate and this result come back
+   * from the ticket. */
+  out->verified = mbedtls_ssl_get_verify_result(&s->ssl) == 0;
+  /* RFC 4514-style escaping, printable ASCII only. A name that does not
+   * fit is left out rather than cut: a truncated name could read as
+   * another. */
+  if (mbedtls_x509_dn_gets(out->subject, sizeof out->subject, &crt->subject) <
+      0)
+    out->subject[0] = '\0';
+  common_name(&crt->subject, out->cn, sizeof out->cn);
+  if (mbedtls_sha256(crt->raw.p, crt->raw.len, md, 0) == 0) {
+    for (size_t i = 0; i < sizeof md; i++) {
+      out->fingerprint[2 * i] = hex[md[i] >> 4];
+      out->fingerprint[2 * i + 1] = hex[md[i] & 15];
+    }
+    out->fingerprint[2 * sizeof md] = '\0';
+  }
+  out->der = crt->raw.p;
+  out->der_len = crt->raw.len;
+}
+
+int tls_sess_client_cert_pem(const struct tls_sess *s, char *out,
+                             size_t outlen) {
+  const mbedtls_x509_crt *crt = client_crt(s);
+  size_t olen = 0;
+
+  if (crt == NULL || out == NULL || outlen == 0)
+    return -1;
+  /* olen counts the NUL that mbedtls_pem_write_buffer() writes. */
+  if (mbedtls_pem_write_buffer(
+          "-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
+          crt->raw.p, crt->raw.len, (unsigned char *)out, outlen, &olen) != 0 ||
+      olen == 0 || olen > outlen || olen - 1 > INT_MAX) {
+    out[0] = '\0';
+    return -1;
+  }
+  return (int)(olen - 1);
 }

@@ -6,8 +6,10 @@
  * certificate), and keeps only plain bytes and strings: the PEM bytes that
  * every loop parses into its own chain and key (an RSA key must not be
  * shared between threads: its mutex would serialise every handshake), the
- * names SNI matches against, and a line for the logs. The --ciphers,
- * --groups and --alpn arrays it also holds are built by opts.c.
+ * names SNI matches against, and a line for the logs. It also holds the
+ * --client-ca bundle's bytes (checked: every certificate parses, at least
+ * one is a CA) and the --client-verify mode. The --ciphers, --groups and
+ * --alpn arrays it also holds are built by opts.c.
  *
  * Every failure is one line that names the option and the file. */
 #include "tls_int.h"
@@ -357,6 +359,86 @@ static void cert_cleanup(struct tls_cert *c) {
   free(c->key_path);
 }
 
+/* --- the client CA bundle ----------------------------------------------- */
+
+/* Can this certificate issue client certificates? A v3 certificate must say
+ * CA:TRUE in basicConstraints; a locally trusted v1/v2 root is accepted
+ * without it, as mbedTLS's chain building does (x509_crt_check_parent). */
+static bool can_issue(const mbedtls_x509_crt *crt) {
+  return crt->version < 3 || mbedtls_x509_crt_get_ca_istrue(crt) == 1;
+}
+
+/* --client-ca: read the bundle, check that every certificate in it parses
+ * and that at least one is a CA. Each loop parses its own copy (ctx.c). A
+ * certificate we cannot parse is refused rather than skipped: it would
+ * silently reject every client it issued. */
+static int load_client_ca(struct tls_client_ca *ca, const struct cfg *cfg,
+                          char *err, size_t errlen) {
+  static const char *const modes[] = {"none", "optional", "required"};
+  mbedtls_x509_crt chain;
+  char why[160];
+  int ret, rc = -1, n_ca = 0;
+
+  ca->verify = cfg->client_verify;
+  if (ca->verify < CFG_VERIFY_NONE || ca->verify > CFG_VERIFY_REQUIRED)
+    return err_set(err, errlen, "--client-verify: unknown mode %d", ca->verify);
+  if (cfg->client_ca == NULL) {
+    /* config.c refuses this too; the store does not rely on it. */
+    if (ca->verify != CFG_VERIFY_NONE)
+      return err_set(err, errlen, "--client-verify %s needs --client-ca",
+                     modes[ca->verify]);
+    return 0;
+  }
+  if ((ca->path = strdup(cfg->client_ca)) == NULL)
+    return err_set(err, errlen, "--client-ca %s: out of memory",
+                   cfg->client_ca);
+  if (read_file("--client-ca", ca->path, &ca->pem, &ca->len, err, errlen) != 0)
+    return -1;
+  if (strstr((const char *)ca->pem, "-----BEGIN CERTIFICATE-----") == NULL)
+    return err_set(err, errlen,
+                   "--client-ca %s: no certificate found (expected a PEM CA "
+                   "bundle)",
+                   ca->path);
+  mbedtls_x509_crt_init(&chain);
+  ret = mbedtls_x509_crt_parse(&chain, ca->pem, ca->len);
+  if (ret < 0 && (-ret & 0xff80) == -MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG) {
+    err_set(err, errlen,
+            "--client-ca %s: unsupported signature or key algorithm (only "
+            "ECDSA and RSA)",
+            ca->path);
+    goto fail;
+  }
+  if (ret < 0) {
+    tls_strerror(ret, why, sizeof why);
+    err_set(err, errlen, "--client-ca %s: bad certificate: %s", ca->path, why);
+    goto fail;
+  }
+  if (ret > 0) {
+    err_set(err, errlen,
+            "--client-ca %s: %d certificate(s) in the bundle could not be "
+            "parsed",
+            ca->path, ret);
+    goto fail;
+  }
+  for (const mbedtls_x509_crt *c = &chain; c != NULL && c->raw.p != NULL;
+       c = c->next) {
+    ca->n_certs++;
+    if (can_issue(c))
+      n_ca++;
+  }
+  if (n_ca == 0) {
+    err_set(err, errlen,
+            "--client-ca %s: no CA certificate in the bundle (%d without "
+            "basicConstraints CA:TRUE)",
+            ca->path, ca->n_certs);
+    goto fail;
+  }
+  rc = 0;
+fail:
+  mbedtls_x509_crt_free(&chain);
+  return rc;
+}
+
 /* --- the store ---------------------------------------------------------- */
 
 static int load_certs(struct tls_store *st, const struct cfg *cfg, char *err,
@@ -405,7 +487,8 @@ int tls_store_load(struct tls_store **out, const struct cfg *cfg, char *err,
   }
   /* The lists first (opts.c): their errors need no file system. */
   if (tls_opts_parse(st, cfg, err, errlen) != 0 ||
-      load_certs(st, cfg, err, errlen) != 0)
+      load_certs(st, cfg, err, errlen) != 0 ||
+      load_client_ca(&st->client, cfg, err, errlen) != 0)
     goto fail;
   if (cfg->ciphers != NULL && tls_opts_check_suites(st, err, errlen) != 0)
     goto fail;
@@ -422,6 +505,8 @@ void tls_store_free(struct tls_store *st) {
   for (int i = 0; i < st->n_certs; i++)
     cert_cleanup(&st->certs[i]);
   free(st->certs);
+  free(st->client.path);
+  free(st->client.pem);
   free(st->suites);
   free(st->groups);
   free(st->alpn);

@@ -121,6 +121,28 @@ const char *tls_sess_sni(const struct tls_sess *s);     /* NULL if none */
 const char *tls_sess_alpn(const struct tls_sess *s);    /* NULL if none */
 bool tls_sess_resumed(const struct tls_sess *s);
 
+/* --- client certificates (--client-ca, --client-verify) ----------------- */
+
+struct tls_client_cert {
+  bool presented;           /* the client sent a certificate */
+  bool verified;            /* ... and it chains to --client-ca, in date */
+  char subject[512];        /* "CN=alice, O=Example" (mbedTLS DN form) */
+  char cn[256];             /* the subject's first CN, raw; "" if none */
+  char fingerprint[65];     /* SHA-256 of the DER, lowercase hex */
+  const unsigned char *der; /* valid while the session lives; NULL if none */
+  size_t der_len;
+};
+
+/* What the client proved, after the handshake. With --client-verify none
+ * nothing is requested and `presented` is false. */
+void tls_sess_client_cert(const struct tls_sess *s, struct tls_client_cert *out);
+
+/* The client certificate as PEM ("-----BEGIN CERTIFICATE-----\n..."), for
+ * X-Client-Cert. Writes at most outlen bytes including a NUL; returns the
+ * length, or -1 if there is no certificate or it does not fit. */
+int tls_sess_client_cert_pem(const struct tls_sess *s, char *out,
+                             size_t outlen);
+
 /* --- SNI name matching (pure; unit-tested) ------------------------------ */
 
 /* Does the requested host name match a certificate name? Exact match is

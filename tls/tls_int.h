@@ -85,9 +85,19 @@ struct tls_cert {
   char desc[512]; /* tls_store_describe() */
 };
 
+/* --client-ca and --client-verify, read and checked once at start-up. */
+struct tls_client_ca {
+  char *path;         /* as configured, for messages; NULL: no --client-ca */
+  unsigned char *pem; /* file bytes plus a NUL, like tls_cert's */
+  size_t len;
+  int n_certs; /* certificates in the bundle, all of them parsed */
+  int verify;  /* enum cfg_client_verify */
+};
+
 struct tls_store {
   struct tls_cert *certs;
   int n_certs;
+  struct tls_client_ca client;
   int min_version; /* mbedtls_ssl_protocol_version */
   int max_version;
   int *suites;       /* 0-terminated, our order of preference */
@@ -115,6 +125,8 @@ struct tls_ctx {
   mbedtls_ssl_config conf;
   mbedtls_ssl_ticket_context ticket;
   struct tls_ctx_cert *certs; /* store->n_certs of them */
+  mbedtls_x509_crt client_ca; /* this loop's parse of --client-ca; empty
+                                 unless client certificates are requested */
   uint8_t secret[TLS_TICKET_SECRET_LEN];
   size_t secret_len;
   uint64_t epoch;        /* of the active ticket key */
@@ -138,6 +150,7 @@ struct tls_sess {
   bool hs_done;
   bool sent_cert; /* a Certificate message went out: full handshake */
   bool failed;
+  int fail_state; /* the handshake state whose step failed, -1 if none */
   bool peer_closed;
   bool notified; /* our close_notify is queued */
   bool out_full; /* the send callback hit out's maximum */

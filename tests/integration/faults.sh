@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # faults.sh: bad peers hurt only their own connection.
-#  - backend down: the client is closed cleanly and fast, the log says
-#    "backend connect failed" with a reason;
+#  - backend down: in --mode tcp the client is closed cleanly and fast, in
+#    the default http mode it gets a fast 502; the log says "backend
+#    connect failed" with a reason;
 #  - garbage, an SSLv2-style hello, oversized records and broken handshakes
 #    get an alert or a close while a normal client carries on;
 #  - a stalled handshake is cut at --handshake-timeout, an idle connection
@@ -175,12 +176,17 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # ms_between LOW HIGH SECONDS: LOW <= SECONDS <= HIGH.
 between() { awk -v lo="$1" -v hi="$2" -v x="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'; }
 
-# 1. Backend down: curl fails fast (not a hang) with a clean close
-#    (close_notify then EOF: curl's "Empty reply from server", exit 52), and
-#    the log has a warn/error "backend connect failed" line with a reason.
+# 1. Backend down, --mode tcp: curl fails fast (not a hang) with a clean
+#    close (close_notify then EOF: curl's "Empty reply from server", exit
+#    52), and the log has a warn/error "backend connect failed" line with a
+#    reason. A second tlsterm for this; the main one is restored after.
+main_pid=$TLSTERM_PID main_log=$TLSTERM_LOG
+tcp_port=$(free_port)
+start_tlsterm --listen "127.0.0.1:$tcp_port" --backend "127.0.0.1:$backend_port" "${certs[@]}" \
+  --mode tcp --workers 1 --backend-connect-timeout 2s --drain-timeout 2s --log-level info
 t0=$(date +%s%N)
 status=0
-tcurl "$port" /hello -o /dev/null 2>"$T/down.err" || status=$?
+tcurl "$tcp_port" /hello -o /dev/null 2>"$T/down.err" || status=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$status" != 0 ] || fail "backend down, yet the request succeeded"
 [ "$ms" -lt 5000 ] || fail "backend down: curl took $ms ms (hang?)"
@@ -193,7 +199,26 @@ line=$(grep 'msg="backend connect failed"' "$TLSTERM_LOG" | head -n 1 || true)
 [ -n "$line" ] || fail 'backend down: no msg="backend connect failed" in the log'
 grep -Eq 'level=(warn|error)' <<<"$line" || fail "backend connect failed is not at warn/error: $line"
 grep -Eqi 'reason="[^"]*refused[^"]*"' <<<"$line" || fail "backend connect failed without reason=\"...refused...\": $line"
-pass "backend down: curl exit 52 after $ms ms; log: $line"
+pass "backend down, --mode tcp: curl exit 52 after $ms ms; log: $line"
+stop_tlsterm 10
+TLSTERM_PID=$main_pid TLSTERM_LOG=$main_log
+
+# Backend down, default (http) mode: a fast "HTTP/1.1 502" with
+# Connection: close, and the same log line.
+t0=$(date +%s%N)
+tcurl "$port" /hello -D "$T/down502.h" -o /dev/null 2>"$T/down502.err" ||
+  fail "backend down, http mode: curl exit $?: $(cat "$T/down502.err")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 5000 ] || fail "backend down, http mode: curl took $ms ms (hang?)"
+head -n 1 "$T/down502.h" | grep -q '^HTTP/1.1 502 ' ||
+  fail "backend down, http mode: want HTTP/1.1 502, got: $(cat "$T/down502.h")"
+grep -qix 'connection: close'$'\r' "$T/down502.h" || fail "502 without Connection: close: $(cat "$T/down502.h")"
+for ((i = 0; i < 40; i++)); do
+  grep -q 'msg="backend connect failed"' "$TLSTERM_LOG" && break
+  sleep 0.05
+done
+grep -q 'msg="backend connect failed"' "$TLSTERM_LOG" || fail 'backend down, http mode: no msg="backend connect failed" in the log'
+pass "backend down, http mode: HTTP/1.1 502 after $ms ms"
 
 # The backend comes up on that port: the next request goes through.
 start_backend --listen "127.0.0.1:$backend_port"

@@ -14,6 +14,13 @@
 #   combined.pem            localhost-ecdsa chain followed by its key
 #   mismatch.key            an ECDSA key that matches no certificate
 #
+# Client certificates (--client-ca tests):
+#   client-ca.pem/.key      client CA (ECDSA P-256), O=tlsterm-test-clients
+#   client.pem, client.key  CN=alice (O=tlsterm-test-clients), signed by the
+#                           client CA, extendedKeyUsage clientAuth
+#   rogue-ca.pem/.key       another CA, trusted by nothing
+#   rogue-client.pem/.key   CN=alice too, but signed by the rogue CA
+#
 # Leaves are distinguishable by subject: O=tlsterm-test-ecdsa / -rsa.
 # Everything is valid for 7 days from now. Takes well under 2 seconds.
 set -euo pipefail
@@ -86,5 +93,32 @@ sign_leaf wild.b.test wild.b.test.key "/O=tlsterm-test-ecdsa/CN=*.b.test" "DNS:*
 
 cat localhost-ecdsa.pem localhost-ecdsa.key >combined.pem
 ec_key mismatch.key
+
+# client_ca NAME SUBJECT: a self-signed client CA.
+client_ca() {
+  ec_key "$1.key"
+  ossl req -x509 -new -key "$1.key" -subj "$2" -days "$days" -sha256 \
+    -addext "basicConstraints = critical, CA:TRUE" \
+    -addext "keyUsage = critical, keyCertSign, cRLSign" -out "$1.pem"
+}
+
+# client_leaf NAME CA SUBJECT: a client certificate signed by CA.
+client_leaf() {
+  local name=$1 ca=$2 subj=$3
+  ec_key "$name.key"
+  printf '%s\n' \
+    "basicConstraints = critical, CA:FALSE" \
+    "keyUsage = critical, digitalSignature" \
+    "extendedKeyUsage = clientAuth" >"$name.ext"
+  ossl req -new -key "$name.key" -subj "$subj" -out "$name.csr"
+  ossl x509 -req -in "$name.csr" -CA "$ca.pem" -CAkey "$ca.key" \
+    -CAcreateserial -days "$days" -sha256 -extfile "$name.ext" -out "$name.pem"
+  rm -f "$name.csr" "$name.ext"
+}
+
+client_ca client-ca "/O=tlsterm-test-clients/CN=tlsterm test client CA"
+client_leaf client client-ca "/O=tlsterm-test-clients/CN=alice"
+client_ca rogue-ca "/O=tlsterm-test-rogue/CN=tlsterm test rogue CA"
+client_leaf rogue-client rogue-ca "/O=tlsterm-test-clients/CN=alice"
 rm -f ./*.srl
 chmod 600 ./*.key combined.pem

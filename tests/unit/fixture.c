@@ -52,7 +52,37 @@ static const char gen_script[] =
     "-days 30 -extfile leaf.ext -out leaf.pem\n"
     "cat leaf.pem int.pem >chain.pem\n"
     "cat ec.pem ec.key >combined.pem\n"
-    "printf 'this is not PEM\\n' >garbage.pem\n";
+    "printf 'this is not PEM\\n' >garbage.pem\n"
+    /* client certificates: cca (O=Example, CN=Client CA) issues alice (EC),
+     * alice-rsa, srvonly (serverAuth only) and old (expired); rca, another
+     * CA, issues mallory. */
+    "ca() { o genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+    "-out \"$1.key\"; o req -x509 -new -key \"$1.key\" -days 30 -subj \"$2\" "
+    "-addext basicConstraints=critical,CA:TRUE "
+    "-addext keyUsage=critical,keyCertSign,cRLSign -out \"$1.pem\"; }\n"
+    "client() { printf 'basicConstraints=CA:FALSE\\n"
+    "keyUsage=critical,digitalSignature\\nextendedKeyUsage=%s\\n' \"$5\" "
+    ">\"$1.ext\"; o req -new -key \"$1.key\" -subj \"$2\" -out \"$1.csr\"; "
+    "o x509 -req -in \"$1.csr\" -CA \"$3.pem\" -CAkey \"$3.key\" "
+    "-set_serial \"$4\" -days \"${6:-30}\" -extfile \"$1.ext\" "
+    "-out \"$1.pem\"; }\n"
+    "ca cca '/O=Example/CN=Client CA'\n"
+    "ca rca '/O=Rogue/CN=Rogue CA'\n"
+    "for k in alice srvonly old mallory; do o genpkey -algorithm EC "
+    "-pkeyopt ec_paramgen_curve:P-256 -out $k.key; done\n"
+    "o genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "
+    "alice-rsa.key\n"
+    "client alice /O=Example/CN=alice cca 10 clientAuth\n"
+    "client alice-rsa /O=Example/CN=alice-rsa cca 11 clientAuth\n"
+    "client srvonly /O=Example/CN=srvonly cca 12 serverAuth\n"
+    "client old /O=Example/CN=old cca 13 clientAuth -1\n"
+    "client mallory /O=Example/CN=alice rca 14 clientAuth\n"
+    "cat rca.pem cca.pem >cabundle.pem\n"
+    "cat cca.pem ed.pem >mixed.pem\n"
+    /* what openssl says, to compare with ours */
+    "openssl x509 -in alice.pem -noout -fingerprint -sha256 >alice.fp "
+    "2>>gen.log\n"
+    "o x509 -in alice.pem -outform DER -out alice.der\n";
 
 static void remove_dir(void) {
   char cmd[128];
@@ -116,7 +146,7 @@ TCase *fixture_tcase(const char *name) {
 
 /* --- configs ------------------------------------------------------------ */
 
-static char *in_dir(const char *name) {
+char *fixture_path(const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);
 
@@ -128,11 +158,17 @@ static char *in_dir(const char *name) {
 void fixture_cfg(struct cfg *cfg, const char *const *files, int n) {
   memset(cfg, 0, sizeof *cfg);
   for (int i = 0; i < n; i++) {
-    cfg->certs[i].cert_file = in_dir(files[2 * i]);
+    cfg->certs[i].cert_file = fixture_path(files[2 * i]);
     if (files[2 * i + 1] != NULL)
-      cfg->certs[i].key_file = in_dir(files[2 * i + 1]);
+      cfg->certs[i].key_file = fixture_path(files[2 * i + 1]);
   }
   cfg->n_certs = n;
+}
+
+void fixture_cfg_client(struct cfg *cfg, const char *ca_file, int verify) {
+  free(cfg->client_ca);
+  cfg->client_ca = ca_file != NULL ? fixture_path(ca_file) : NULL;
+  cfg->client_verify = verify;
 }
 
 void fixture_cfg_free(struct cfg *cfg) {
@@ -140,6 +176,8 @@ void fixture_cfg_free(struct cfg *cfg) {
     free(cfg->certs[i].cert_file);
     free(cfg->certs[i].key_file);
   }
+  free(cfg->client_ca);
+  cfg->client_ca = NULL;
 }
 
 /* --- an mbedTLS client over memory buffers ------------------------------ */
@@ -166,6 +204,8 @@ static void client_init(struct fixture_client *c,
   mbedtls_ctr_drbg_init(&c->drbg);
   mbedtls_ssl_config_init(&c->conf);
   mbedtls_ssl_init(&c->ssl);
+  mbedtls_x509_crt_init(&c->crt);
+  mbedtls_pk_init(&c->key);
   buf_init(&c->in, 1 << 20);
   buf_init(&c->out, 1 << 20);
   ck_assert_int_eq(mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func,
@@ -193,6 +233,16 @@ static void client_init(struct fixture_client *c,
     mbedtls_ssl_conf_groups(&c->conf, o->groups);
   if (o->kex_modes != 0)
     mbedtls_ssl_conf_tls13_key_exchange_modes(&c->conf, o->kex_modes);
+  if (o->cert != NULL) {
+    char *cert = fixture_path(o->cert), *key = fixture_path(o->key);
+    ck_assert_int_eq(mbedtls_x509_crt_parse_file(&c->crt, cert), 0);
+    ck_assert_int_eq(mbedtls_pk_parse_keyfile(
+                         &c->key, key, NULL, mbedtls_ctr_drbg_random, &c->drbg),
+                     0);
+    ck_assert_int_eq(mbedtls_ssl_conf_own_cert(&c->conf, &c->crt, &c->key), 0);
+    free(cert);
+    free(key);
+  }
   mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
       &c->conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
   ck_assert_int_eq(mbedtls_ssl_setup(&c->ssl, &c->conf), 0);
@@ -206,6 +256,8 @@ static void client_init(struct fixture_client *c,
 static void client_free(struct fixture_client *c) {
   mbedtls_ssl_free(&c->ssl);
   mbedtls_ssl_config_free(&c->conf);
+  mbedtls_x509_crt_free(&c->crt);
+  mbedtls_pk_free(&c->key);
   mbedtls_ctr_drbg_free(&c->drbg);
   mbedtls_entropy_free(&c->entropy);
   buf_cleanup(&c->in);

@@ -11,7 +11,15 @@
  * (chain.test, leaf + intermediate; key leaf.key), combined.pem (ec with
  * its key appended), cn (names from the CN only), and the refused kinds:
  * other.key (matches nothing), enc.key (encrypted), ed (Ed25519), weak (RSA
- * 1024), k1 (secp256k1), garbage.pem. */
+ * 1024), k1 (secp256k1), garbage.pem.
+ *
+ * Client certificates (each NAME.pem with NAME.key): the client CA cca
+ * ("O=Example, CN=Client CA") issues alice (ECDSA, "O=Example, CN=alice",
+ * clientAuth), alice-rsa (RSA 2048), srvonly (extendedKeyUsage serverAuth
+ * only) and old (expired); another CA, rca, issues mallory (subject
+ * "O=Example, CN=alice" too). cabundle.pem holds rca then cca, mixed.pem
+ * cca then ed (which mbedTLS cannot parse). alice.fp is
+ * `openssl x509 -fingerprint -sha256` of alice.pem, alice.der its DER. */
 #ifndef TLSTERM_FIXTURE_H
 #define TLSTERM_FIXTURE_H
 
@@ -47,7 +55,12 @@ TCase *fixture_tcase(const char *name);
  * certificate file), both relative to the directory. The paths are
  * allocated here and freed by fixture_cfg_free(); nothing else is. */
 void fixture_cfg(struct cfg *cfg, const char *const *files, int n);
+/* Set --client-ca (a file in the directory, or NULL) and --client-verify
+ * (enum cfg_client_verify) in cfg; fixture_cfg_free() frees the path. */
+void fixture_cfg_client(struct cfg *cfg, const char *ca_file, int verify);
 void fixture_cfg_free(struct cfg *cfg);
+/* The absolute path of a file in the directory; the caller frees it. */
+char *fixture_path(const char *name);
 
 /* --- an mbedTLS client over memory buffers ------------------------------ */
 
@@ -56,6 +69,8 @@ struct fixture_client {
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
   mbedtls_ssl_context ssl;
+  mbedtls_x509_crt crt; /* the client certificate, if any */
+  mbedtls_pk_context key;
   struct buf in, out;
 };
 
@@ -70,6 +85,8 @@ struct fixture_client_opts {
   int kex_modes;            /* TLS 1.3 key exchange modes; 0: all */
   const uint16_t *groups;   /* NULL: mbedTLS defaults */
   const mbedtls_ssl_session *resume;
+  const char *cert, *key; /* files in the directory: a client certificate
+                             to present when asked; NULL: none */
 };
 
 /* A server session on a ctx with its buffers, and a client. */

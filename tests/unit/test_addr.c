@@ -224,7 +224,12 @@ START_TEST(test_format) {
   sin6->sin6_port = htons(443);
   inet_pton(AF_INET6, "::ffff:10.0.0.1", &sin6->sin6_addr);
   addr_format((struct sockaddr *)&ss, out, sizeof out);
-  ck_assert_str_eq(out, "[::ffff:10.0.0.1]:443");
+  /* An IPv4 client of a dual-stack listener is shown as IPv4. */
+  ck_assert_str_eq(out, "10.0.0.1:443");
+
+  inet_pton(AF_INET6, "2001:db8::1", &sin6->sin6_addr);
+  addr_format((struct sockaddr *)&ss, out, sizeof out);
+  ck_assert_str_eq(out, "[2001:db8::1]:443");
 
   memset(&ss, 0, sizeof ss);
   un->sun_family = AF_UNIX;
@@ -236,6 +241,79 @@ START_TEST(test_format) {
   sin->sin_family = AF_INET;
   addr_format((struct sockaddr *)&ss, out, 4);
   ck_assert_uint_eq(strlen(out), 3);
+}
+END_TEST
+
+START_TEST(test_ip_port) {
+  struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(80)};
+  char ip[INET6_ADDRSTRLEN];
+  uint16_t port;
+
+  inet_pton(AF_INET6, "::ffff:192.0.2.7", &sin6.sin6_addr);
+  addr_ip_port((struct sockaddr *)&sin6, ip, sizeof ip, &port);
+  ck_assert_str_eq(ip, "192.0.2.7"); /* no brackets, unmapped */
+  ck_assert_uint_eq(port, 80);
+  inet_pton(AF_INET6, "2001:db8::7", &sin6.sin6_addr);
+  addr_ip_port((struct sockaddr *)&sin6, ip, sizeof ip, &port);
+  ck_assert_str_eq(ip, "2001:db8::7");
+}
+END_TEST
+
+/* --trusted-proxy networks: what matches, what does not. */
+static const struct {
+  const char *cidr, *addr;
+  bool match;
+} cidr_cases[] = {
+    {"10.0.0.0/8", "10.200.3.4", true},
+    {"10.0.0.0/8", "11.0.0.1", false},
+    {"10.1.2.3", "10.1.2.3", true}, /* a bare address is a /32 */
+    {"10.1.2.3", "10.1.2.4", false},
+    {"10.1.2.3/8", "10.9.9.9", true}, /* host bits are cleared */
+    {"192.168.0.0/23", "192.168.1.255", true},
+    {"192.168.0.0/23", "192.168.2.0", false},
+    {"0.0.0.0/0", "203.0.113.9", true},
+    {"10.0.0.0/8", "::ffff:10.0.0.1", true}, /* mapped matches IPv4 */
+    {"2001:db8::/32", "2001:db8:1::5", true},
+    {"2001:db8::/32", "2001:db9::5", false},
+    {"::1", "::1", true},
+    {"2001:db8::/33", "2001:db8:8000::1", false},
+    {"10.0.0.0/8", "2001:db8::1", false}, /* families differ */
+};
+
+START_TEST(test_cidr_match) {
+  struct addr_cidr n;
+  struct sockaddr_storage ss = {0};
+  char err[128];
+  const char *a = cidr_cases[_i].addr;
+
+  ck_assert_int_eq(addr_parse_cidr(&n, cidr_cases[_i].cidr, err, sizeof err),
+                   0);
+  if (strchr(a, ':')) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    s6->sin6_family = AF_INET6;
+    ck_assert_int_eq(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    s4->sin_family = AF_INET;
+    ck_assert_int_eq(inet_pton(AF_INET, a, &s4->sin_addr), 1);
+  }
+  ck_assert_msg(addr_in_cidr((struct sockaddr *)&ss, &n) ==
+                    cidr_cases[_i].match,
+                "%s in %s", a, cidr_cases[_i].cidr);
+}
+END_TEST
+
+static const char *const cidr_bad[] = {
+    "", "10.0.0.0/", "10.0.0.0/33", "2001:db8::/129", "10.0.0.0/-1",
+    "10.0.0.0/8x", "example.com/8", "10.0.0/8", "/8",
+};
+
+START_TEST(test_cidr_bad) {
+  struct addr_cidr n;
+  char err[128] = "";
+  ck_assert_int_eq(addr_parse_cidr(&n, cidr_bad[_i], err, sizeof err),
+                   -EINVAL);
+  ck_assert_msg(err[0] != '\0', "no reason for '%s'", cidr_bad[_i]);
 }
 END_TEST
 
@@ -254,6 +332,9 @@ Suite *addr_suite(void) {
   tcase_add_loop_test(tc, test_backend_bad, 0, N(backend_bad));
   tcase_add_test(tc, test_backend_long_name);
   tcase_add_test(tc, test_format);
+  tcase_add_test(tc, test_ip_port);
+  tcase_add_loop_test(tc, test_cidr_match, 0, N(cidr_cases));
+  tcase_add_loop_test(tc, test_cidr_bad, 0, N(cidr_bad));
   suite_add_tcase(s, tc);
   return s;
 }

@@ -233,6 +233,28 @@ static const struct {
     {{REQ, "--tls-max", "1.4"}, "--tls-max: expected 1.2 or 1.3, got '1.4'"},
     {{REQ, "--tls-min", "1.3", "--tls-max", "1.2"},
      "--tls-min 1.3 is above --tls-max 1.2"},
+    {{REQ, "--mode", "udp"}, "--mode: expected http or tcp, got 'udp'"},
+    {{REQ, "--xff", "keep"}, "--xff: expected replace or append, got 'keep'"},
+    {{REQ, "--mode", "tcp", "--proxy-protocol", "v3"},
+     "--proxy-protocol: expected off, v1 or v2, got 'v3'"},
+    {{REQ, "--proxy-protocol", "v1"}, "--proxy-protocol needs --mode tcp"},
+    {{REQ, "--mode", "tcp", "--proxy-protocol", "v1", "--proxy-client-cert"},
+     "--proxy-client-cert needs --proxy-protocol v2"},
+    {{REQ, "--client-verify", "optional"},
+     "--client-verify optional needs --client-ca"},
+    {{REQ, "--client-verify", "always"},
+     "--client-verify: expected none, optional or required, got 'always'"},
+    {{REQ, "--max-header-size", "100"},
+     "--max-header-size: expected a number from 1024 to 1048576"},
+    {{REQ, "--request-timeout", "0"}, "--request-timeout: must be more than 0"},
+    {{"--accept-proxy", REQ},
+     "--accept-proxy: no listen given before it (it applies to the listen "
+     "just before it)"},
+    {{REQ, "--accept-proxy"}, "--accept-proxy on 127.0.0.1:8443 needs "
+                              "--trusted-proxy"},
+    {{REQ, "--trusted-proxy", "10.0.0.0/40"},
+     "--trusted-proxy: prefix of '10.0.0.0/40' must be 0 to 32"},
+    {{REQ, "--redirect-listen", "80"}, "--redirect-listen: missing port"},
     {{REQ, "--log-level", "verbose"},
      "--log-level: expected error, warn, info or debug, got 'verbose'"},
     {{REQ, "--idle-timeout", "0"},
@@ -548,6 +570,40 @@ START_TEST(test_dump_round_trip_everything) {
 }
 END_TEST
 
+START_TEST(test_dump_round_trip_what_the_backend_learns) {
+  assert_round_trip(ARGS(
+      "--listen", "127.0.0.1:443", "--accept-proxy", "--listen",
+      "127.0.0.1:444", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy",
+      "2001:db8::/32", "--redirect-listen", "*:80", "--backend",
+      "127.0.0.1:8080", "--cert", "c.pem", "--mode", "tcp",
+      "--proxy-protocol", "v2", "--proxy-client-cert", "--client-ca",
+      "ca.pem", "--client-verify", "required", "--xff", "append",
+      "--forwarded", "--request-timeout", "5s", "--backend-timeout", "2m",
+      "--max-header-size", "65536", "--hsts", "31536000", "--access-log",
+      "-", "--client-cert-header"));
+}
+END_TEST
+
+/* --accept-proxy marks only the listen just before it; a yes/no flag can
+ * be set off again in a file. */
+START_TEST(test_accept_proxy_pairs_with_listen) {
+  struct cfg cfg;
+
+  ck_assert_int_eq(parse(&cfg, ARGS("--listen", "127.0.0.1:1", "--listen",
+                                    "127.0.0.1:2", "--accept-proxy",
+                                    "--trusted-proxy", "127.0.0.1",
+                                    "--backend", "127.0.0.1:3", "--cert",
+                                    "c.pem", "--forwarded")),
+                   CFG_OK);
+  ck_assert(!cfg.listen_proxy[0]);
+  ck_assert(cfg.listen_proxy[1]);
+  ck_assert_int_eq(cfg.n_trusted, 1);
+  ck_assert(cfg.forwarded);
+  ck_assert_int_eq(cfg.mode, CFG_MODE_HTTP); /* the default */
+  cfg_cleanup(&cfg);
+}
+END_TEST
+
 START_TEST(test_dump_round_trip_named_backend) {
   assert_round_trip(ARGS(REQ, "--backend", "localhost:8080"));
 }
@@ -766,6 +822,8 @@ Suite *config_suite(void) {
   tcase_add_test(tc, test_key_pairing);
   tcase_add_test(tc, test_key_pairing_per_source);
   tcase_add_test(tc, test_dump_round_trip_defaults);
+  tcase_add_test(tc, test_dump_round_trip_what_the_backend_learns);
+  tcase_add_test(tc, test_accept_proxy_pairs_with_listen);
   tcase_add_test(tc, test_dump_round_trip_everything);
   tcase_add_test(tc, test_dump_round_trip_named_backend);
   tcase_add_test(tc, test_dump_content);

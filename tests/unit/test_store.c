@@ -1,7 +1,7 @@
 /* test_store.c: unit tests for tls/store.c and tls/opts.c: loading and
- * checking certificates and keys, and the --ciphers/--groups/--alpn and
- * --tls-min/--tls-max lists. Handshakes, sessions and tickets are in
- * test_sess.c.
+ * checking certificates and keys, the --client-ca bundle, and the
+ * --ciphers/--groups/--alpn and --tls-min/--tls-max lists. Handshakes, sessions
+ * and tickets are in test_sess.c.
  *
  * Certificates are generated at test time with openssl (fixture.c), never
  * committed. */
@@ -135,6 +135,79 @@ START_TEST(test_load_several) {
 }
 END_TEST
 
+/* --- client CA bundle --------------------------------------------------- */
+
+static const struct {
+  const char *what;
+  const char *ca; /* --client-ca, a file in the directory; NULL: none */
+  int verify;
+  int n_certs;          /* loads: certificates in the bundle */
+  const char *err_text; /* NULL: loads; else in the error, which starts
+                           with "--client-ca /DIR/FILE: " when ca is set */
+} client_ca_cases[] = {
+    {"one CA", "cca.pem", CFG_VERIFY_OPTIONAL, 1, NULL},
+    {"a bundle of two", "cabundle.pem", CFG_VERIFY_REQUIRED, 2, NULL},
+    {"checked even when not used", "cca.pem", CFG_VERIFY_NONE, 1, NULL},
+    {"nothing configured", NULL, CFG_VERIFY_NONE, 0, NULL},
+    {"missing file", "missing.pem", CFG_VERIFY_OPTIONAL, 0,
+     "cannot read: No such file"},
+    {"missing file, verify none", "missing.pem", CFG_VERIFY_NONE, 0,
+     "cannot read: No such file"},
+    {"a directory", ".", CFG_VERIFY_OPTIONAL, 0, "cannot read"},
+    {"garbage", "garbage.pem", CFG_VERIFY_REQUIRED, 0, "no certificate found"},
+    {"a key", "cca.key", CFG_VERIFY_OPTIONAL, 0, "no certificate found"},
+    {"only an end-entity certificate", "alice.pem", CFG_VERIFY_OPTIONAL, 0,
+     "no CA certificate in the bundle"},
+    {"one certificate mbedTLS cannot parse", "mixed.pem", CFG_VERIFY_OPTIONAL,
+     0, "1 certificate(s) in the bundle could not be parsed"},
+    {"verify without a CA", NULL, CFG_VERIFY_OPTIONAL, 0,
+     "--client-verify optional needs --client-ca"},
+    {"required without a CA", NULL, CFG_VERIFY_REQUIRED, 0,
+     "--client-verify required needs --client-ca"},
+};
+
+START_TEST(test_client_ca) {
+  int i = _i;
+  const char *files[] = {"ec.pem", "ec.key"};
+  static const uint8_t secret[TLS_TICKET_SECRET_LEN];
+  struct tls_store *st = (struct tls_store *)1;
+  struct tls_ctx *ctx;
+  struct cfg cfg;
+  char err[256] = "", want[160];
+  int rc;
+
+  fixture_cfg(&cfg, files, 1);
+  fixture_cfg_client(&cfg, client_ca_cases[i].ca, client_ca_cases[i].verify);
+  rc = tls_store_load(&st, &cfg, err, sizeof err);
+  if (client_ca_cases[i].err_text == NULL) {
+    ck_assert_msg(rc == 0, "%s: %s", client_ca_cases[i].what, err);
+    ck_assert_int_eq(st->client.n_certs, client_ca_cases[i].n_certs);
+    ck_assert_int_eq(st->client.verify, client_ca_cases[i].verify);
+    ck_assert_msg(tls_ctx_new(&ctx, st, &cfg, secret, sizeof secret, 0, err,
+                              sizeof err) == 0,
+                  "%s: %s", client_ca_cases[i].what, err);
+    /* Each loop parses its own copy, only when it asks for certificates. */
+    ck_assert_int_eq(ctx->client_ca.raw.p == NULL,
+                     client_ca_cases[i].verify == CFG_VERIFY_NONE);
+    tls_ctx_free(ctx);
+    tls_store_free(st);
+  } else {
+    ck_assert_msg(rc == -1, "%s: loaded", client_ca_cases[i].what);
+    ck_assert_ptr_null(st);
+    if (client_ca_cases[i].ca != NULL)
+      snprintf(want, sizeof want, "--client-ca %s/%s: ", fixture_dir(),
+               client_ca_cases[i].ca);
+    else
+      want[0] = '\0';
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0 &&
+                      strstr(err, client_ca_cases[i].err_text) != NULL,
+                  "%s: error '%s'", client_ca_cases[i].what, err);
+    ck_assert_ptr_null(strchr(err, '\n'));
+  }
+  fixture_cfg_free(&cfg);
+}
+END_TEST
+
 /* --- option lists ------------------------------------------------------- */
 
 static const struct {
@@ -247,6 +320,9 @@ Suite *store_suite(void) {
   tcase_add_loop_test(tc, test_load, 0,
                       (int)(sizeof load_cases / sizeof load_cases[0]));
   tcase_add_test(tc, test_load_several);
+  tcase_add_loop_test(
+      tc, test_client_ca, 0,
+      (int)(sizeof client_ca_cases / sizeof client_ca_cases[0]));
   tcase_add_loop_test(tc, test_lists, 0,
                       (int)(sizeof list_cases / sizeof list_cases[0]));
   tcase_add_test(tc, test_alpn_too_long);

@@ -5,7 +5,7 @@
 
 int main(void) {
   Suite *(*const suites[])(void) = {
-      addr_suite, buf_suite, config_suite, log_suite,
+      addr_suite, buf_suite, config_suite, http_suite, log_suite, proxy_suite,
       sess_suite, sni_suite, store_suite,
   };
   SRunner *sr = srunner_create(NULL);

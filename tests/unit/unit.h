@@ -7,7 +7,9 @@
 Suite *addr_suite(void);
 Suite *buf_suite(void);
 Suite *config_suite(void);
+Suite *http_suite(void);
 Suite *log_suite(void);
+Suite *proxy_suite(void);
 Suite *sess_suite(void);
 Suite *sni_suite(void);
 Suite *store_suite(void);
