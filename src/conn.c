@@ -326,6 +326,11 @@ static bool read_proxy_header(struct conn *c) {
   char why[160];
   int n = proxy_parse(buf_data(&c->cin), buf_used(&c->cin), &src, &dst, why,
                       sizeof why);
+  if (n == 0 && buf_used(&c->cin) + CIN_READ > CIN_MAX) {
+    /* A v2 header may claim up to 64 KiB of TLVs; ours holds less. */
+    snprintf(why, sizeof why, "longer than %d bytes", CIN_MAX - CIN_READ);
+    n = -1;
+  }
   if (n == 0)
     return false;
   if (n < 0) {

@@ -136,6 +136,8 @@ void upstream_resume(struct conn *c);
 /* ---- relay.c: moving bytes, HTTP awareness ---- */
 /* After the handshake: set up HTTP mode for this connection. */
 void relay_start(struct conn *c);
+/* The backend connection is up (state RELAY). */
+void relay_backend_connected(struct conn *c);
 /* Decrypt what the client sent and pass it on toward the backend. */
 void relay_from_client(struct conn *c);
 /* Plaintext from the backend: on toward the client. */

@@ -71,7 +71,7 @@ struct http_done {
 };
 typedef void (*http_done_cb)(void *arg, const struct http_done *d);
 
-struct http_state; /* internal: transaction FIFO and head scan (http.c) */
+struct http_state; /* internal: transaction FIFO and head scan (http_int.h) */
 
 struct http {
   const struct http_opts *opts;
@@ -82,7 +82,7 @@ struct http {
   llhttp_t req_parser;
   llhttp_t resp_parser;
 
-  /* Private to http.c. */
+  /* Private to http.c and http_rewrite.c. */
   struct http_state *st; /* FIFO of HTTP_PIPELINE_MAX transactions and the
                             head scan: one calloc on the first request,
                             freed in http_cleanup */
@@ -149,6 +149,12 @@ bool http_response_started(const struct http *h);
 bool http_tunnel(const struct http *h);
 /* Requests forwarded whose final response has not completed yet. */
 unsigned http_outstanding(const struct http *h);
+
+/* tlsterm itself answered the oldest outstanding request with `status`
+ * (bytes_out bytes, e.g. a 504): complete it for the access log. No-op if
+ * nothing is outstanding. */
+void http_answered(struct http *h, int status, size_t bytes_out,
+                   uint64_t now_ms);
 /* The client asked to close (Connection: close, HTTP/1.0 without
  * keep-alive) and that response is complete: close after flushing. */
 bool http_done_closing(const struct http *h);

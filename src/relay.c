@@ -36,7 +36,8 @@ static bool to_client(struct conn *c, const char *p, size_t n) {
   return true;
 }
 
-/* Answer with a small error response and close. */
+/* Answer with a small error response and close. If it answers a request
+ * (502, 504), the access log records it as that request's response. */
 static void send_error(struct conn *c, int status) {
   struct buf *o = &c->w->obuf;
   buf_consume(o, buf_used(o));
@@ -44,6 +45,8 @@ static void send_error(struct conn *c, int status) {
     conn_abort(c);
     return;
   }
+  if (c->http_on && !c->requests_done)
+    http_answered(&c->http, status, buf_used(o), uv_now(&c->w->loop));
   bool ok = to_client(c, buf_data(o), buf_used(o));
   buf_consume(o, buf_used(o));
   if (ok)
@@ -297,6 +300,11 @@ static void decrypt_http(struct conn *c, uint64_t now) {
       return;
     }
   }
+}
+
+void relay_backend_connected(struct conn *c) {
+  /* Requests that arrived while connecting start their deadlines now. */
+  update_deadlines(c, uv_now(&c->w->loop), true);
 }
 
 void relay_from_client(struct conn *c) {

@@ -104,6 +104,7 @@ static void backend_connect_cb(uv_connect_t *req, int status) {
   if (c->backend.handle.type == UV_TCP)
     uv_tcp_nodelay(&c->backend.tcp, 1);
   conn_set_state(c, CONN_RELAY);
+  relay_backend_connected(c);
   uv_read_start(&c->backend.stream, backend_alloc_cb, backend_read_cb);
   upstream_flush(c);
   upstream_maybe_shutdown(c);

@@ -1,6 +1,6 @@
 /* fixture.c: test certificates generated at run time, configs naming
- * them, and an in-process mbedTLS client for the tls/ unit tests (see
- * fixture.h). */
+ * them, contexts on them, and an in-process mbedTLS client for the tls/
+ * unit tests (see fixture.h). */
 #include "fixture.h"
 
 #include <stdio.h>
@@ -178,6 +178,24 @@ void fixture_cfg_free(struct cfg *cfg) {
   }
   free(cfg->client_ca);
   cfg->client_ca = NULL;
+}
+
+/* --- contexts ----------------------------------------------------------- */
+
+const uint8_t fixture_secret_a[TLS_TICKET_SECRET_LEN] =
+    "shared ticket secret, 32 bytes!";
+const uint8_t fixture_secret_b[TLS_TICKET_SECRET_LEN] =
+    "another secret, also 32 bytes!!";
+
+struct tls_ctx *fixture_ctx(const struct tls_store *st, const uint8_t *secret,
+                            uint64_t now) {
+  struct tls_ctx *ctx;
+  char err[256];
+
+  ck_assert_msg(tls_ctx_new(&ctx, st, NULL, secret, TLS_TICKET_SECRET_LEN, now,
+                            err, sizeof err) == 0,
+                "%s", err);
+  return ctx;
 }
 
 /* --- an mbedTLS client over memory buffers ------------------------------ */

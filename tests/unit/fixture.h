@@ -1,8 +1,10 @@
-/* fixture.h: what the tls/ unit tests (test_store.c, test_sess.c) share.
+/* fixture.h: what the tls/ unit tests (test_store.c, test_sess.c,
+ * test_client_cert.c) share.
  *
  * - Test certificates and keys, generated once per run with openssl into a
  *   mkdtemp directory and removed at exit, never committed.
  * - A struct cfg naming some of those files.
+ * - A tls_ctx on a store, with one of two ticket secrets.
  * - An mbedTLS client over memory buffers, paired with one of our server
  *   sessions, so that handshakes run in-process with no sockets.
  *
@@ -61,6 +63,18 @@ void fixture_cfg_client(struct cfg *cfg, const char *ca_file, int verify);
 void fixture_cfg_free(struct cfg *cfg);
 /* The absolute path of a file in the directory; the caller frees it. */
 char *fixture_path(const char *name);
+
+/* --- contexts ----------------------------------------------------------- */
+
+/* Two different ticket secrets (TLS_TICKET_SECRET_LEN bytes each). */
+extern const uint8_t fixture_secret_a[TLS_TICKET_SECRET_LEN];
+extern const uint8_t fixture_secret_b[TLS_TICKET_SECRET_LEN];
+
+/* A context on st (borrowed; it must outlive the context) with the given
+ * ticket secret, at time now (seconds), no per-listener options. Fails the
+ * test on error; free with tls_ctx_free(). */
+struct tls_ctx *fixture_ctx(const struct tls_store *st, const uint8_t *secret,
+                            uint64_t now);
 
 /* --- an mbedTLS client over memory buffers ------------------------------ */
 

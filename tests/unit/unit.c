@@ -5,8 +5,8 @@
 
 int main(void) {
   Suite *(*const suites[])(void) = {
-      addr_suite, buf_suite, config_suite, http_suite, log_suite, proxy_suite,
-      sess_suite, sni_suite, store_suite,
+      addr_suite, buf_suite,   client_cert_suite, config_suite, http_suite,
+      log_suite,  proxy_suite, sess_suite,        sni_suite,    store_suite,
   };
   SRunner *sr = srunner_create(NULL);
   for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)

@@ -6,8 +6,12 @@
 
 Suite *addr_suite(void);
 Suite *buf_suite(void);
+Suite *client_cert_suite(void);
 Suite *config_suite(void);
 Suite *http_suite(void);
+/* test_http_resp.c adds its cases to http_suite's "request" and
+ * "response" test cases. */
+void http_resp_tests(TCase *rq, TCase *rs);
 Suite *log_suite(void);
 Suite *proxy_suite(void);
 Suite *sess_suite(void);
