@@ -337,3 +337,28 @@ bool addr_in_cidr(const struct sockaddr *sa, const struct addr_cidr *n) {
   unsigned char mask = (unsigned char)(0xff00u >> rest);
   return (p[full] & mask) == n->bytes[full];
 }
+
+/* The port, the family and whether the address is the family's "any". */
+static uint16_t sa_port(const struct sockaddr_storage *ss, bool *any) {
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+    *any = sin->sin_addr.s_addr == htonl(INADDR_ANY);
+    return ntohs(sin->sin_port);
+  }
+  const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+  *any = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+  return ntohs(sin6->sin6_port);
+}
+
+bool addr_overlap(const struct addr *a, const struct addr *b) {
+  bool any_a, any_b;
+  if (sa_port(&a->sa, &any_a) != sa_port(&b->sa, &any_b))
+    return false;
+  if (a->wildcard || b->wildcard) /* "*": dual-stack, every address */
+    return true;
+  if (a->sa.ss_family != b->sa.ss_family)
+    return false;
+  if (any_a || any_b)
+    return true;
+  return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
+}

@@ -34,6 +34,12 @@ int addr_parse_backend(struct addr *a, const char *text, char *err, size_t errle
 /* Format a socket address as "1.2.3.4:5" or "[::1]:5" into out. */
 void addr_format(const struct sockaddr *sa, char *out, size_t outlen);
 
+/* Would two listen addresses receive each other's connections? Same port
+ * and the same address, or either is a wildcard of a family both share
+ * (SO_REUSEPORT lets such sockets bind together and the kernel then splits
+ * connections between them at random). */
+bool addr_overlap(const struct addr *a, const struct addr *b);
+
 /* A network for --trusted-proxy: 10.0.0.0/8, 2001:db8::/32, or one
  * address (a /32 or /128). */
 struct addr_cidr {

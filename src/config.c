@@ -362,6 +362,24 @@ static int parse_argv(struct parse *p, int argc, char **argv,
   return 0;
 }
 
+/* No two sockets of ours may share connections: the kernel would split
+ * them at random between, say, a TLS listener and a redirect listener. */
+static int overlapping(const struct cfg *cfg, char *err, size_t errlen) {
+  int n = cfg->n_listen + cfg->n_redirect;
+  for (int i = 0; i < n; i++) {
+    for (int j = i + 1; j < n; j++) {
+      bool li = i < cfg->n_listen, lj = j < cfg->n_listen;
+      const struct addr *a = li ? &cfg->listen[i] : &cfg->redirect[i - cfg->n_listen];
+      const struct addr *b = lj ? &cfg->listen[j] : &cfg->redirect[j - cfg->n_listen];
+      if (addr_overlap(a, b))
+        return err_set(err, errlen, "%s %s overlaps %s %s",
+                       li ? "--listen" : "--redirect-listen", a->text,
+                       lj ? "--listen" : "--redirect-listen", b->text);
+    }
+  }
+  return 0;
+}
+
 /* Checks that need the whole configuration. */
 static int validate(const struct cfg *cfg, char *err, size_t errlen) {
   if (cfg->n_listen == 0)
@@ -374,6 +392,8 @@ static int validate(const struct cfg *cfg, char *err, size_t errlen) {
     return err_set(err, errlen, "--tls-min %d.%d is above --tls-max %d.%d",
                    cfg->tls_min / 10, cfg->tls_min % 10, cfg->tls_max / 10,
                    cfg->tls_max % 10);
+  if (overlapping(cfg, err, errlen) != 0)
+    return -EINVAL;
   for (int i = 0; i < cfg->n_listen; i++)
     if (cfg->listen_proxy[i] && cfg->n_trusted == 0)
       return err_set(err, errlen, "--accept-proxy on %s needs --trusted-proxy",

@@ -6,6 +6,7 @@
  * out when it is 443), then closes. The request is parsed with llhttp; a
  * request without a usable Host gets 400. A client that does not finish its
  * request within --handshake-timeout is closed. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ struct redirect {
   llhttp_t parser;
   int open_handles;
   bool done;           /* a response has been queued */
-  bool in_host;        /* the header being read is Host */
+  bool in_host;        /* the header value being read is Host's */
+  int hosts;           /* Host lines seen: exactly one is valid */
   size_t len;          /* bytes of head[] filled */
   size_t url_off, url_len, host_off, host_len, field_len;
   char field[8];       /* the current header name, enough for "host" */
@@ -77,18 +79,22 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   struct redirect *r = p->data;
-  r->in_host = r->field_len == 4 && memcmp(r->field, "host", 4) == 0;
-  if (r->in_host) {
+  bool host = r->field_len == 4 && memcmp(r->field, "host", 4) == 0;
+  if (host) {
+    if (!r->in_host)
+      r->hosts++; /* a new Host line, not a continued value */
     if (r->host_len == 0)
       r->host_off = (size_t)(at - r->head);
     r->host_len += n;
   }
+  r->in_host = host;
   return 0;
 }
 
 static int on_header_value_complete(llhttp_t *p) {
   struct redirect *r = p->data;
   r->field_len = 0;
+  r->in_host = false;
   return 0;
 }
 
@@ -105,30 +111,48 @@ static const llhttp_settings_t settings = {
     .on_headers_complete = on_headers_complete,
 };
 
-/* The host name from Host, without its port; false if it is not a
- * plausible name or address (which would make a strange Location). */
-static bool host_name(const struct redirect *r, char *out, size_t outlen) {
-  const char *h = r->head + r->host_off;
-  size_t n = r->host_len;
-  while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-    n--;
-  if (n > 0 && h[0] == '[') { /* [v6]:port */
-    const char *end = memchr(h, ']', n);
-    if (end == NULL)
-      return false;
-    n = (size_t)(end - h) + 1;
-  } else {
-    const char *colon = memchr(h, ':', n);
-    if (colon)
-      n = (size_t)(colon - h);
-  }
-  if (n == 0 || n >= outlen)
+/* A port after a host: one to five digits. */
+static bool valid_port(const char *p, size_t n) {
+  if (n == 0 || n > 5)
     return false;
   for (size_t i = 0; i < n; i++)
-    if (!isalnum((unsigned char)h[i]) && !strchr(".-[]:", h[i]))
+    if (!isdigit((unsigned char)p[i]))
       return false;
-  memcpy(out, h, n);
-  out[n] = '\0';
+  return true;
+}
+
+/* The host from the Host header, without its port, into out; false unless
+ * it is a DNS name or IPv4 address (letters, digits, '.', '-') or a
+ * bracketed IPv6 address, optionally followed by ":PORT". Anything else
+ * would make a strange Location, so it gets a 400. */
+static bool host_name(const struct redirect *r, char *out, size_t outlen) {
+  const char *h = r->head + r->host_off;
+  size_t n = r->host_len, name;
+  while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+    n--;
+  if (n > 0 && h[0] == '[') {
+    const char *end = memchr(h, ']', n);
+    char ip[INET6_ADDRSTRLEN];
+    unsigned char bin[16];
+    name = end ? (size_t)(end - h) + 1 : 0;
+    if (name < 3 || name - 2 >= sizeof ip)
+      return false;
+    memcpy(ip, h + 1, name - 2);
+    ip[name - 2] = '\0';
+    if (inet_pton(AF_INET6, ip, bin) != 1)
+      return false;
+  } else {
+    for (name = 0; name < n && h[name] != ':'; name++)
+      if (!isalnum((unsigned char)h[name]) && h[name] != '.' &&
+          h[name] != '-')
+        return false;
+  }
+  if (name == 0 || name >= outlen)
+    return false;
+  if (name < n && (h[name] != ':' || !valid_port(h + name + 1, n - name - 1)))
+    return false;
+  memcpy(out, h, name);
+  out[name] = '\0';
   return true;
 }
 
@@ -136,7 +160,7 @@ static void respond(struct redirect *r, bool ok) {
   char host[256];
   unsigned port = r->w->redirect_https_port;
   int n;
-  if (ok && r->host_len > 0 && host_name(r, host, sizeof host)) {
+  if (ok && r->hosts == 1 && host_name(r, host, sizeof host)) {
     char portbuf[16] = "";
     if (port != 443)
       snprintf(portbuf, sizeof portbuf, ":%u", port);

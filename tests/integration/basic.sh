@@ -95,10 +95,12 @@ bad=$(grep -Ev '^(#.*|[[:space:]]*|[a-z][a-z0-9-]* = .*)$' "$T/test.out" || true
 pass "--test prints the effective config"
 
 # The other listen forms are accepted: *:PORT (checked with --test only, so
-# nothing binds beyond loopback) and [::1]:PORT.
-timeout 20 "$TLSTERM" --test --listen "*:$port" --listen "[::1]:$port" \
+# nothing binds beyond loopback) and [::1]:PORT. (On one port they would
+# overlap: "*" covers ::1 too, which is refused.)
+port2=$(free_port)
+timeout 20 "$TLSTERM" --test --listen "*:$port" --listen "[::1]:$port2" \
   --backend "127.0.0.1:$tcp_backend_port" "${certs[@]}" >"$T/test4.out" 2>&1 ||
-  fail "--test with --listen *:$port and [::1]:$port exited $?: $(cat "$T/test4.out")"
+  fail "--test with --listen *:$port and [::1]:$port2 exited $?: $(cat "$T/test4.out")"
 pass "--listen *:PORT and [::1]:PORT accepted"
 
 # The --test dump is itself a valid config file: fed back, it gives the same

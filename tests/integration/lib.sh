@@ -400,3 +400,14 @@ sclient() {
 http_get() {
   printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$1"
 }
+
+# start_recorder: tests/tools/recorder.py on 127.0.0.1 (port 0), recording
+# every backend connection's bytes into $T/rec; sets REC_PORT.
+start_recorder() {
+  "$PYTHON3" "$TOOLS/recorder.py" --listen 127.0.0.1:0 --port-file "$T/rec.port" \
+    --record "$T/rec" 2>>"$T/recorder.log" &
+  track_pid "$!"
+  wait_file "$T/rec.port" 10 || hard_error "recorder did not start: $(cat "$T/recorder.log")"
+  # shellcheck disable=SC2034 # read by the tests that call this
+  REC_PORT=$(cat "$T/rec.port")
+}

@@ -16,15 +16,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-# start_recorder: start recorder.py on 127.0.0.1 (port 0) recording into
-# $T/rec; sets REC_PORT.
-start_recorder() {
-  "$PYTHON3" "$TOOLS/recorder.py" --listen 127.0.0.1:0 --port-file "$T/rec.port" \
-    --record "$T/rec" 2>>"$T/recorder.log" &
-  track_pid "$!"
-  wait_file "$T/rec.port" 10 || hard_error "recorder did not start: $(cat "$T/recorder.log")"
-  REC_PORT=$(cat "$T/rec.port")
-}
 
 gen_certs
 start_recorder

@@ -255,6 +255,16 @@ static const struct {
     {{REQ, "--trusted-proxy", "10.0.0.0/40"},
      "--trusted-proxy: prefix of '10.0.0.0/40' must be 0 to 32"},
     {{REQ, "--redirect-listen", "80"}, "--redirect-listen: missing port"},
+    {{REQ, "--redirect-listen", "127.0.0.1:8443"},
+     "--listen 127.0.0.1:8443 overlaps --redirect-listen 127.0.0.1:8443"},
+    {{REQ, "--listen", "127.0.0.1:8443"},
+     "--listen 127.0.0.1:8443 overlaps --listen 127.0.0.1:8443"},
+    {{REQ, "--listen", "*:8443"},
+     "--listen 127.0.0.1:8443 overlaps --listen *:8443"},
+    {{REQ, "--listen", "0.0.0.0:8443"},
+     "--listen 127.0.0.1:8443 overlaps --listen 0.0.0.0:8443"},
+    {{REQ, "--listen", "[::]:9443", "--redirect-listen", "[::1]:9443"},
+     "--listen [::]:9443 overlaps --redirect-listen [::1]:9443"},
     {{REQ, "--log-level", "verbose"},
      "--log-level: expected error, warn, info or debug, got 'verbose'"},
     {{REQ, "--idle-timeout", "0"},
@@ -586,6 +596,21 @@ END_TEST
 
 /* --accept-proxy marks only the listen just before it; a yes/no flag can
  * be set off again in a file. */
+/* Different ports, or different families with an explicit IPv6 address
+ * (which is IPv6-only), do not overlap. */
+START_TEST(test_listen_no_overlap) {
+  struct cfg cfg;
+
+  ck_assert_msg(parse(&cfg, ARGS("--listen", "0.0.0.0:443", "--listen",
+                                 "[::]:443", "--listen", "127.0.0.1:444",
+                                 "--redirect-listen", "127.0.0.1:80",
+                                 "--backend", "127.0.0.1:3", "--cert",
+                                 "c.pem")) == CFG_OK,
+                "%s", err);
+  cfg_cleanup(&cfg);
+}
+END_TEST
+
 START_TEST(test_accept_proxy_pairs_with_listen) {
   struct cfg cfg;
 
@@ -824,6 +849,7 @@ Suite *config_suite(void) {
   tcase_add_test(tc, test_dump_round_trip_defaults);
   tcase_add_test(tc, test_dump_round_trip_what_the_backend_learns);
   tcase_add_test(tc, test_accept_proxy_pairs_with_listen);
+  tcase_add_test(tc, test_listen_no_overlap);
   tcase_add_test(tc, test_dump_round_trip_everything);
   tcase_add_test(tc, test_dump_round_trip_named_backend);
   tcase_add_test(tc, test_dump_content);
