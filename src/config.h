@@ -59,6 +59,9 @@ struct cfg {
   unsigned idle_timeout_ms;            /* default 60 s */
   unsigned backend_connect_timeout_ms; /* default 5 s */
   unsigned drain_timeout_ms;           /* default 30 s */
+  char *ticket_secret_file;  /* NULL: a random secret per process */
+  unsigned ticket_lifetime_ms; /* ticket key epoch and ticket lifetime,
+                                  default 6 h */
   unsigned max_connections;            /* per worker, default 10000 */
 
   int mode;                     /* enum cfg_mode, default http */
