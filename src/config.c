@@ -48,6 +48,7 @@ static const char *const xff_modes[] = {"replace", "append", NULL};
 static const char *const proxy_versions[] = {"off", "v1", "v2", NULL};
 static const char *const verify_modes[] = {"none", "optional", "required",
                                            NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 static action_fn print_usage, print_version;
 
 #define OFF(field) offsetof(struct cfg, field)
@@ -160,6 +161,12 @@ static const struct opt opts[] = {
     {.name = "log-level", .set = cfg_set_log_level, .dump = cfg_dump_log_level,
      .off = OFF(log_level), .def = "info", .metavar = "LEVEL",
      .help = "error, warn, info or debug"},
+    {.name = "log-format", .set = cfg_set_choice, .dump = cfg_dump_choice,
+     .off = OFF(log_format), .choices = log_formats, .def = "text",
+     .metavar = "FORMAT", .help = "text (key=value) or json, one line each"},
+    {.name = "log-file", .set = cfg_set_string, .dump = cfg_dump_string,
+     .off = OFF(log_file), .metavar = "FILE",
+     .help = "log to FILE instead of stderr; reopened on SIGUSR1"},
     /* Command line only (no dumper): */
     {.name = "config", .set = cfg_set_string, .off = OFF(config_file),
      .metavar = "FILE", .help = "read options from FILE; flags override it"},

@@ -80,6 +80,8 @@ struct cfg {
   bool client_cert_header;      /* http: also X-Client-Cert (URL-encoded
                                    PEM) */
   int log_level;                       /* enum log_level, default info */
+  int log_format;                      /* enum log_format, default text */
+  char *log_file;                      /* NULL: stderr */
 
   bool test;              /* --test: validate, dump, exit */
 };

@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +24,47 @@
 #define TAIL_BYTES (sizeof TRUNC_MARK - 1 + 2)
 
 int log_level = LOG_LEVEL_INFO;
+int log_format = LOG_FORMAT_TEXT;
+
+/* Where lines go; replaced only by dup2 onto the same number. */
+static int log_fd = STDERR_FILENO;
+static char log_path[4096];
+
+static int open_log(const char *path) {
+  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+int log_open_file(const char *path, char *err, size_t errlen) {
+  if (path == NULL) {
+    if (log_fd != STDERR_FILENO)
+      close(log_fd);
+    log_fd = STDERR_FILENO;
+    log_path[0] = '\0';
+    return 0;
+  }
+  int fd = open_log(path);
+  if (fd < 0 || strlen(path) >= sizeof log_path) {
+    snprintf(err, errlen, "--log-file %s: %s", path,
+             fd < 0 ? strerror(errno) : "path too long");
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  snprintf(log_path, sizeof log_path, "%s", path);
+  log_fd = fd;
+  return 0;
+}
+
+int log_reopen(void) {
+  if (log_path[0] == '\0')
+    return 0;
+  int fd = open_log(log_path);
+  if (fd < 0)
+    return -errno;
+  int r = dup2(fd, log_fd) < 0 ? -errno : 0;
+  close(fd);
+  return r;
+}
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -141,8 +183,98 @@ static void write_line(const char *p, size_t n) {
   /* One write, retried only if a signal interrupted it before any byte
    * went out; a short write to stderr is not worth splitting a line for. */
   do
-    r = write(STDERR_FILENO, p, n);
+    r = write(log_fd, p, n);
   while (r < 0 && errno == EINTR);
+}
+
+/* JSON string content: '"', '\\' and control bytes escaped. Returns how
+ * many bytes of s went in (all of them unless the line is full). */
+static size_t put_json_escaped(struct line *l, const char *s, size_t n,
+                               size_t limit) {
+  char e[8];
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    size_t k = 1;
+    if (c == '"' || c == '\\') {
+      e[0] = '\\';
+      e[1] = (char)c;
+      k = 2;
+    } else if (c < 0x20 || c == 0x7f) {
+      k = (size_t)snprintf(e, sizeof e, "\\u%04x", c);
+    } else {
+      e[0] = (char)c;
+    }
+    if (!put(l, e, k, limit))
+      return i;
+  }
+  return n;
+}
+
+/* The text prefix's key=value pairs (values bare or quoted with \\
+ * escapes) as JSON members: "key":"value", ... */
+static void put_json_prefix(struct line *l, const char *p) {
+  const size_t limit = sizeof l->buf / 2;
+  while (*p) {
+    while (*p == ' ')
+      p++;
+    const char *eq = strchr(p, '=');
+    if (*p == '\0' || eq == NULL)
+      return;
+    put_str(l, "\"");
+    put_json_escaped(l, p, (size_t)(eq - p), limit);
+    put_str(l, "\":\"");
+    p = eq + 1;
+    if (*p == '"') { /* quoted: up to the closing quote, unescaping \\x */
+      for (p++; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1])
+          p++;
+        put_json_escaped(l, p, 1, limit);
+      }
+      if (*p == '"')
+        p++;
+    } else {
+      size_t n = strcspn(p, " ");
+      put_json_escaped(l, p, n, limit);
+      p += n;
+    }
+    put_str(l, "\",");
+  }
+}
+
+/* {"ts":"...","level":"...",<prefix>,"msg":"..."} */
+static void format_json(struct line *l, int level, const char *prefix,
+                        const char *msg, bool whole) {
+  struct timespec ts;
+  struct tm tm;
+  char stamp[96];
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t n = strftime(stamp, sizeof stamp, "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(stamp + n, sizeof stamp - n, ".%03ldZ\",\"level\":\"%s\",",
+           ts.tv_nsec / 1000000, log_level_name(level));
+  put_str(l, stamp);
+  if (prefix != NULL)
+    put_json_prefix(l, prefix);
+  put_str(l, "\"msg\":\"");
+  size_t limit = sizeof l->buf - TAIL_BYTES - 1;
+  size_t len = strlen(msg), start = l->len;
+  size_t in = put_json_escaped(l, msg, len, limit);
+  if (in < len) {
+    /* Cut inside a UTF-8 character: drop its bytes already copied (escapes
+     * are never split: one goes in whole or not at all). */
+    if (((unsigned char)msg[in] & 0xC0) == 0x80) {
+      while (l->len > start &&
+             ((unsigned char)l->buf[l->len - 1] & 0xC0) == 0x80)
+        l->len--;
+      if (l->len > start && (unsigned char)l->buf[l->len - 1] >= 0xC0)
+        l->len--;
+    }
+    whole = false;
+  }
+  if (!whole)
+    put_str(l, TRUNC_MARK);
+  put_str(l, "\"}\n");
 }
 
 /* Format into a stack buffer, escape into the line, one write(2). Takes no
@@ -161,6 +293,12 @@ void log_write(int level, const char *prefix, const char *fmt, ...) {
     snprintf(msg, sizeof msg, "(bad log format '%s')", fmt);
 
   l.len = 0; /* not "= {0}": no need to clear 2 KiB per line */
+  if (log_format == LOG_FORMAT_JSON) {
+    format_json(&l, level, prefix, msg, n >= 0 && (size_t)n < sizeof msg);
+    write_line(l.buf, l.len);
+    errno = saved_errno;
+    return;
+  }
   put_head(&l, level);
   if (prefix != NULL)
     put_prefix(&l, prefix);

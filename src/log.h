@@ -10,6 +10,8 @@
 #ifndef TLSTERM_LOG_H
 #define TLSTERM_LOG_H
 
+#include <stddef.h>
+
 enum log_level {
   LOG_LEVEL_ERROR = 0,
   LOG_LEVEL_WARN,
@@ -17,9 +19,26 @@ enum log_level {
   LOG_LEVEL_DEBUG,
 };
 
-/* The current level; set once at start-up (and on reload) by the control
- * thread before workers read it. */
+enum log_format {
+  LOG_FORMAT_TEXT = 0, /* ts=... level=... key=value msg="..." */
+  LOG_FORMAT_JSON = 1, /* {"ts":"...","level":"...","key":"value","msg":"..."} */
+};
+
+/* The current level and format; set once at start-up by the control thread
+ * before workers read them. */
 extern int log_level;
+extern int log_format;
+
+/* Send lines to `path` (appending; created 0640) instead of stderr, or
+ * back to stderr when path is NULL. Call before workers start. 0, or -1
+ * with a reason in err naming the file. */
+int log_open_file(const char *path, char *err, size_t errlen);
+
+/* Reopen the log file (SIGUSR1, after logrotate moved it). The descriptor
+ * number stays the same (dup2), so threads writing meanwhile never see a
+ * closed one. 0, or a negative errno (the old file stays in use). No-op
+ * when logging to stderr. */
+int log_reopen(void);
 
 /* Parse "error", "warn", "info" or "debug"; returns the level or -1. */
 int log_level_parse(const char *name);

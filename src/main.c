@@ -30,7 +30,7 @@
 
 struct control {
   uv_loop_t loop;
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint, sigusr1;
   uv_timer_t drain_timer;
   uv_async_t worker_done;
   atomic_int n_done; /* workers whose loop has ended */
@@ -67,6 +67,17 @@ static void signal_cb(uv_signal_t *s, int signum) {
                  ctl->workers[0].cfg->drain_timeout_ms, 0);
 }
 
+/* SIGUSR1: logrotate has moved the log file away. */
+static void reopen_cb(uv_signal_t *s, int signum) {
+  (void)s;
+  (void)signum;
+  int r = log_reopen();
+  if (r != 0)
+    log_error("cannot reopen the log file: %s", uv_strerror(r));
+  else
+    log_info("log file reopened");
+}
+
 /* Runs on a worker thread as its loop ends. */
 static void worker_exited(struct worker *w) {
   (void)w;
@@ -80,6 +91,7 @@ static void worker_done_cb(uv_async_t *a) {
     return;
   uv_close((uv_handle_t *)&ctl->sigterm, NULL);
   uv_close((uv_handle_t *)&ctl->sigint, NULL);
+  uv_close((uv_handle_t *)&ctl->sigusr1, NULL);
   uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
   uv_close((uv_handle_t *)&ctl->worker_done, NULL);
 }
@@ -91,9 +103,11 @@ static int control_run(struct control *ctl) {
   uv_timer_init(&ctl->loop, &ctl->drain_timer);
   uv_async_init(&ctl->loop, &ctl->worker_done, worker_done_cb);
   ctl->sigterm.data = ctl->sigint.data = ctl;
+  uv_signal_init(&ctl->loop, &ctl->sigusr1);
   ctl->drain_timer.data = ctl->worker_done.data = ctl;
   uv_signal_start(&ctl->sigterm, signal_cb, SIGTERM);
   uv_signal_start(&ctl->sigint, signal_cb, SIGINT);
+  uv_signal_start(&ctl->sigusr1, reopen_cb, SIGUSR1);
   the_control = ctl;
 
   for (int i = 0; i < ctl->n_workers; i++) {
@@ -150,7 +164,8 @@ fail:
 
 static int init_workers(struct control *ctl, const struct cfg *cfg,
                         const struct tls_store *store, const uint8_t *secret,
-                        int *fds, int log_fd, char *err, size_t errlen) {
+                        size_t secret_len, int *fds, int log_fd, char *err,
+                        size_t errlen) {
   ctl->workers = calloc((size_t)cfg->workers, sizeof *ctl->workers);
   if (ctl->workers == NULL) {
     snprintf(err, errlen, "out of memory");
@@ -158,9 +173,8 @@ static int init_workers(struct control *ctl, const struct cfg *cfg,
   }
   int per = cfg->n_listen + cfg->n_redirect;
   for (int i = 0; i < cfg->workers; i++) {
-    if (worker_init(&ctl->workers[i], i, cfg, store, secret,
-                    TLS_TICKET_SECRET_LEN, &fds[i * per],
-                    per, log_fd, err, errlen) != 0)
+    if (worker_init(&ctl->workers[i], i, cfg, store, secret, secret_len,
+                    &fds[i * per], per, log_fd, err, errlen) != 0)
       return -1; /* fds from i on are still ours: the caller closes them */
     ctl->n_workers = i + 1;
   }
@@ -180,12 +194,41 @@ static void print_test(const struct cfg *cfg, const struct tls_store *store) {
 /* Validate everything --test checks: one TLS context built the way every
  * worker will build its own. */
 static int check_tls(const struct cfg *cfg, const struct tls_store *store,
-                     const uint8_t *secret, char *err, size_t errlen) {
+                     const uint8_t *secret, size_t secret_len, char *err,
+                     size_t errlen) {
   struct tls_ctx *ctx;
-  if (tls_ctx_new(&ctx, store, cfg, secret, TLS_TICKET_SECRET_LEN,
-                  (uint64_t)time(NULL), err, errlen) != 0)
+  if (tls_ctx_new(&ctx, store, cfg, secret, secret_len, (uint64_t)time(NULL),
+                  err, errlen) != 0)
     return -1;
   tls_ctx_free(ctx);
+  return 0;
+}
+
+/* The ticket secret, shared read-only by every worker: --ticket-secret-file
+ * (so that instances sharing it resume each other's tickets), else 32
+ * random bytes for this process. *secret is the caller's to release with
+ * tls_ticket_secret_free(). */
+static int load_secret(const struct cfg *cfg, uint8_t **secret,
+                       size_t *secret_len, char *err, size_t errlen) {
+  char warn[512];
+
+  if (cfg->ticket_secret_file != NULL) {
+    if (tls_ticket_secret_load(cfg->ticket_secret_file, secret, secret_len,
+                               warn, sizeof warn, err, errlen) != 0)
+      return -1;
+    if (warn[0] != '\0')
+      log_warn("%s", warn);
+    return 0;
+  }
+  if ((*secret = malloc(TLS_TICKET_SECRET_LEN)) == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  *secret_len = TLS_TICKET_SECRET_LEN;
+  if (getrandom(*secret, *secret_len, 0) != (ssize_t)*secret_len) {
+    snprintf(err, errlen, "getrandom: %s", strerror(errno));
+    return -1;
+  }
   return 0;
 }
 
@@ -193,7 +236,8 @@ int main(int argc, char **argv) {
   struct cfg cfg;
   struct control ctl;
   struct tls_store *store = NULL;
-  uint8_t secret[TLS_TICKET_SECRET_LEN];
+  uint8_t *secret = NULL;
+  size_t secret_len = 0;
   char err[512] = "";
   int *fds = NULL;
   int log_fd = -1;
@@ -210,16 +254,18 @@ int main(int argc, char **argv) {
   if (cr != CFG_OK)
     goto fail;
   log_level = cfg.log_level;
+  log_format = cfg.log_format;
+  if (cfg.log_file && !cfg.test &&
+      log_open_file(cfg.log_file, err, sizeof err) != 0)
+    goto fail;
 
   if (tls_global_init(err, sizeof err) != 0)
     goto fail;
   if (tls_store_load(&store, &cfg, err, sizeof err) != 0)
     goto fail;
-  if (getrandom(secret, sizeof secret, 0) != (ssize_t)sizeof secret) {
-    snprintf(err, sizeof err, "getrandom: %s", strerror(errno));
+  if (load_secret(&cfg, &secret, &secret_len, err, sizeof err) != 0)
     goto fail;
-  }
-  if (check_tls(&cfg, store, secret, err, sizeof err) != 0)
+  if (check_tls(&cfg, store, secret, secret_len, err, sizeof err) != 0)
     goto fail;
   if (cfg.test) {
     print_test(&cfg, store);
@@ -240,7 +286,7 @@ int main(int argc, char **argv) {
     fds = NULL;
     goto fail;
   }
-  if (init_workers(&ctl, &cfg, store, secret, fds, log_fd, err,
+  if (init_workers(&ctl, &cfg, store, secret, secret_len, fds, log_fd, err,
                    sizeof err) != 0) {
     for (size_t i = (size_t)ctl.n_workers * per; i < n_fds; i++)
       close(fds[i]);
@@ -265,6 +311,8 @@ done:
     worker_join(&ctl.workers[i]);
   free(ctl.workers);
   free(fds);
+  /* Every worker has joined: nothing reads the secret any more. */
+  tls_ticket_secret_free(secret, secret_len);
   if (log_fd > STDOUT_FILENO)
     close(log_fd);
   tls_store_free(store);

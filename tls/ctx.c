@@ -6,8 +6,8 @@
  * and our callbacks), its own parsed copy of every certificate chain and
  * private key (parsed from the store's PEM bytes with this loop's RNG; one
  * RSA key shared by threads would serialise all their signatures on its
- * mutex), its own parse of the --client-ca bundle, its ticket keys
- * (ticket.c), and a bounded pool of mbedtls_ssl_context for reuse
+ * mutex), its own parse of the --client-ca bundle, its ticket keys and
+ * ticket callbacks (ticket.c), and a bounded pool of mbedtls_ssl_context for reuse
  * (sess.c). */
 #include "tls_int.h"
 
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/platform_util.h>
 #include <psa/crypto.h>
 
 #include "config.h"
@@ -125,21 +124,12 @@ static int conf_client_auth(struct tls_ctx *ctx) {
   return 0;
 }
 
-/* The ticket callbacks: mbedTLS's own, plus a check that a ticket resumes
+/* The ticket callbacks: ticket.c's, plus a check that a ticket resumes
  * only what a full handshake here would have accepted. Within one process
  * every loop has the same --client-verify, but a ticket secret shared with
  * another instance could bring a ticket from one configured differently: a
  * session without a client certificate must not resume where one is
  * required (mbedTLS does not re-check the authmode on resumption). */
-static int ticket_write_cb(void *p, const mbedtls_ssl_session *session,
-                           unsigned char *start, const unsigned char *end,
-                           size_t *tlen, uint32_t *lifetime) {
-  struct tls_ctx *ctx = p;
-
-  return mbedtls_ssl_ticket_write(&ctx->ticket, session, start, end, tlen,
-                                  lifetime);
-}
-
 static bool ticket_fits(const struct tls_ctx *ctx,
                         const mbedtls_ssl_session *session) {
   switch (ctx->store->client.verify) {
@@ -160,7 +150,7 @@ static bool ticket_fits(const struct tls_ctx *ctx,
 static int ticket_parse_cb(void *p, mbedtls_ssl_session *session,
                            unsigned char *buf, size_t len) {
   struct tls_ctx *ctx = p;
-  int ret = mbedtls_ssl_ticket_parse(&ctx->ticket, session, buf, len);
+  int ret = tls_ticket_parse(ctx, session, buf, len);
 
   /* "Expired": both versions then fall back to a full handshake (and free
    * the session). */
@@ -193,7 +183,7 @@ static int conf_setup(struct tls_ctx *ctx) {
   /* Tickets only: no session-ID cache is configured (TLS 1.3 never uses
    * one, and a reconnect reaches this loop only 1/N of the time). TLS 1.3
    * resumption must still do a fresh (EC)DHE: psk_dhe_ke only. */
-  mbedtls_ssl_conf_session_tickets_cb(conf, ticket_write_cb, ticket_parse_cb,
+  mbedtls_ssl_conf_session_tickets_cb(conf, tls_ticket_write, ticket_parse_cb,
                                       ctx);
   mbedtls_ssl_conf_tls13_key_exchange_modes(
       conf, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL |
@@ -212,11 +202,13 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
   struct tls_ctx *ctx;
   int ret;
 
-  (void)cfg; /* everything TLS in cfg was checked into the store */
+  /* Everything TLS in cfg was checked into the store, but for the ticket
+   * lifetime. */
   *out = NULL;
-  if (secret_len < 16 || secret_len > TLS_TICKET_SECRET_LEN) {
-    snprintf(err, errlen, "TLS context: ticket secret must be 16 to %d bytes",
-             TLS_TICKET_SECRET_LEN);
+  if (secret_len < TLS_TICKET_SECRET_LEN ||
+      secret_len > TLS_TICKET_SECRET_MAX) {
+    snprintf(err, errlen, "TLS context: ticket secret must be %d to %d bytes",
+             TLS_TICKET_SECRET_LEN, TLS_TICKET_SECRET_MAX);
     return -1;
   }
   if ((ctx = calloc(1, sizeof *ctx)) == NULL) {
@@ -224,12 +216,11 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
     return -1;
   }
   ctx->store = store;
-  memcpy(ctx->secret, ticket_secret, secret_len);
-  ctx->secret_len = secret_len;
   mbedtls_entropy_init(&ctx->entropy);
   mbedtls_ctr_drbg_init(&ctx->drbg);
   mbedtls_ssl_config_init(&ctx->conf);
-  mbedtls_ssl_ticket_init(&ctx->ticket);
+  for (int i = 0; i < 2; i++)
+    mbedtls_gcm_init(&ctx->keys[i].gcm);
   mbedtls_x509_crt_init(&ctx->client_ca);
 
   /* Each loop seeds its own DRBG from the system entropy source. */
@@ -241,7 +232,8 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
   }
   if (parse_certs(ctx, err, errlen) != 0)
     goto fail;
-  if ((ret = tls_ticket_setup(ctx, now_s)) != 0) {
+  if ((ret = tls_ticket_setup(ctx, ticket_secret, secret_len,
+                              tls_ticket_lifetime_s(cfg), now_s)) != 0) {
     fail_with(ret, "ticket keys", err, errlen);
     goto fail;
   }
@@ -271,7 +263,7 @@ void tls_ctx_free(struct tls_ctx *ctx) {
     free(s);
   }
   mbedtls_ssl_config_free(&ctx->conf);
-  mbedtls_ssl_ticket_free(&ctx->ticket);
+  tls_ticket_cleanup(ctx);
   if (ctx->certs != NULL)
     for (int i = 0; i < ctx->store->n_certs; i++) {
       mbedtls_x509_crt_free(&ctx->certs[i].chain);
@@ -281,7 +273,6 @@ void tls_ctx_free(struct tls_ctx *ctx) {
   mbedtls_x509_crt_free(&ctx->client_ca);
   mbedtls_ctr_drbg_free(&ctx->drbg);
   mbedtls_entropy_free(&ctx->entropy);
-  mbedtls_platform_zeroize(ctx->secret, sizeof ctx->secret);
   free(ctx);
 }
 

@@ -36,7 +36,10 @@ enum tls_result {
   TLS_FAIL = -3,   /* fatal; tls_sess_error() says why, an alert is queued */
 };
 
+/* Ticket secret sizes: a random one is TLS_TICKET_SECRET_LEN bytes, which
+ * is also the least a --ticket-secret-file must give. */
 #define TLS_TICKET_SECRET_LEN 32
+#define TLS_TICKET_SECRET_MAX 1024
 
 /* --- process-wide ------------------------------------------------------- */
 
@@ -45,6 +48,19 @@ enum tls_result {
 int tls_global_init(char *err, size_t errlen);
 /* After every worker has joined. */
 void tls_global_cleanup(void);
+
+/* Read --ticket-secret-file: raw bytes used as they are, or base64 text
+ * (whitespace and line breaks ignored) used decoded; either way
+ * TLS_TICKET_SECRET_LEN to TLS_TICKET_SECRET_MAX bytes. On success *out is
+ * a new buffer of *outlen bytes (release it with tls_ticket_secret_free())
+ * and warn holds a warning for the log, or "" (e.g. the file is readable by
+ * group or others). On failure returns -1 and err holds one line:
+ *   "--ticket-secret-file /etc/tlsterm/ticket.key: too short: 16 bytes ..." */
+int tls_ticket_secret_load(const char *path, uint8_t **out, size_t *outlen,
+                           char *warn, size_t warnlen, char *err,
+                           size_t errlen);
+/* Zeroize and free a secret from tls_ticket_secret_load(); NULL is fine. */
+void tls_ticket_secret_free(uint8_t *secret, size_t len);
 
 /* --- store: immutable certificate and key bytes ------------------------- */
 
@@ -66,10 +82,13 @@ void tls_store_describe(const struct tls_store *store, int i, char *out,
 
 /* --- ctx: one per worker loop ------------------------------------------- */
 
-/* Build this loop's TLS state from the shared immutable inputs (borrowed;
- * they must outlive the ctx). The ticket secret is the same bytes in every
- * loop; each loop derives the same ticket key for each epoch from it, so
- * any loop resumes any other loop's tickets. `now_s` is the wall clock in
+/* Build this loop's TLS state from the shared immutable inputs (the store
+ * is borrowed and must outlive the ctx; cfg and the secret are only read
+ * here, cfg may be NULL for the defaults). The ticket secret
+ * (TLS_TICKET_SECRET_LEN to TLS_TICKET_SECRET_MAX bytes) is the same in
+ * every loop, and in every instance that shares --ticket-secret-file; each
+ * derives the same ticket key per epoch of cfg->ticket_lifetime_ms from it,
+ * so any of them resumes the others' tickets. `now_s` is the wall clock in
  * seconds. Returns 0 or -1 with a reason in err. */
 int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
                 const struct cfg *cfg, const uint8_t *ticket_secret,
@@ -78,7 +97,8 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_store *store,
  * returned with tls_sess_free() first. */
 void tls_ctx_free(struct tls_ctx *ctx);
 /* Rotate ticket keys if the epoch changed. Call from a per-loop timer;
- * returns the number of seconds until the next call is due. */
+ * returns the number of seconds until the next call is due (>= 1, at most
+ * 60, and never past the next epoch boundary). */
 unsigned tls_ctx_tick(struct tls_ctx *ctx, uint64_t now_s);
 
 /* --- sess: one per connection ------------------------------------------- */

@@ -6,7 +6,8 @@
  *   ctx.c     struct tls_ctx: one loop's config, DRBG, keys, session pool
  *   sess.c    struct tls_sess: one connection over memory buffers
  *   sni.c     name matching and certificate selection
- *   ticket.c  ticket keys derived per epoch, installed in every loop alike
+ *   ticket.c  ticket keys derived per epoch, alike in every loop; the
+ *             ticket format; reading --ticket-secret-file
  *
  * Only files in tls/ (and the unit tests) include this header. */
 #ifndef TLSTERM_TLS_INT_H
@@ -25,8 +26,8 @@
     "tlsterm needs mbedTLS built with MBEDTLS_THREADING_C and MBEDTLS_THREADING_PTHREAD"
 #endif
 #if !defined(MBEDTLS_SSL_SRV_C) || !defined(MBEDTLS_SSL_PROTO_TLS1_2) ||       \
-    !defined(MBEDTLS_SSL_PROTO_TLS1_3) || !defined(MBEDTLS_SSL_TICKET_C) ||    \
-    !defined(MBEDTLS_SSL_SESSION_TICKETS) ||                                   \
+    !defined(MBEDTLS_SSL_PROTO_TLS1_3) || !defined(MBEDTLS_GCM_C) ||           \
+    !defined(MBEDTLS_SSL_SESSION_TICKETS) || !defined(MBEDTLS_BASE64_C) ||     \
     !defined(MBEDTLS_SSL_SERVER_NAME_INDICATION) ||                            \
     !defined(MBEDTLS_SSL_ALPN) || !defined(MBEDTLS_HKDF_C) ||                  \
     !defined(MBEDTLS_CTR_DRBG_C) || !defined(MBEDTLS_ENTROPY_C) ||             \
@@ -34,7 +35,7 @@
     !defined(MBEDTLS_HAVE_TIME) ||                                             \
     !defined(MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED)
 #error                                                                         \
-    "mbedTLS lacks a feature tlsterm needs (server, TLS 1.2+1.3, tickets, SNI, ALPN, HKDF, CTR_DRBG, PEM)"
+    "mbedTLS lacks a feature tlsterm needs (server, TLS 1.2+1.3, tickets, SNI, ALPN, HKDF, GCM, CTR_DRBG, PEM)"
 #endif
 
 #include <stdbool.h>
@@ -43,29 +44,33 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/gcm.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "tls.h"
 
 /* --- tickets ------------------------------------------------------------ */
 
-/* Ticket keys change every epoch; a key stays installed (for decryption)
- * one more epoch, so a ticket survives one rotation. The advertised ticket
- * lifetime is the epoch length: a ticket issued late in epoch k is still
- * decryptable until the end of epoch k+1. */
-#define TLS_TICKET_EPOCH_S (6u * 3600u)
-#define TLS_TICKET_LIFETIME_S TLS_TICKET_EPOCH_S
-/* How often tls_ctx_tick() re-installs the current keys even when the epoch
- * has not changed. mbedTLS replaces the active key with a RANDOM one when it
- * is older than the lifetime by mbedtls_time() (or when the clock went
- * backwards); re-installing refreshes the key's generation time, so that
- * never happens while the loop runs (see ticket.c). */
+/* Ticket keys change every epoch of --ticket-lifetime seconds (rounded up
+ * to whole seconds; default 6 h); a key stays installed (for decryption)
+ * one more epoch, so a ticket issued late in epoch k is still decryptable
+ * until it expires, one lifetime later, in epoch k+1. See ticket.c. */
+#define TLS_TICKET_LIFETIME_DEFAULT_S (6u * 3600u)
+/* The longest gap between two tls_ctx_tick() calls even within an epoch,
+ * so that a step of the wall clock is noticed within a minute. */
 #define TLS_TICKET_REFRESH_S 60u
 #define TLS_TICKET_NAME_LEN 4 /* MBEDTLS_SSL_TICKET_KEY_NAME_BYTES */
 #define TLS_TICKET_KEY_LEN 32 /* AES-256-GCM */
+
+/* One epoch's ticket key, in slot epoch % 2 of its ctx. */
+struct tls_ticket_key {
+  mbedtls_gcm_context gcm;
+  uint8_t name[TLS_TICKET_NAME_LEN];
+  uint64_t epoch;
+  bool set;
+};
 
 /* --- store -------------------------------------------------------------- */
 
@@ -123,14 +128,14 @@ struct tls_ctx {
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
-  mbedtls_ssl_ticket_context ticket;
-  struct tls_ctx_cert *certs; /* store->n_certs of them */
-  mbedtls_x509_crt client_ca; /* this loop's parse of --client-ca; empty
-                                 unless client certificates are requested */
-  uint8_t secret[TLS_TICKET_SECRET_LEN];
-  size_t secret_len;
-  uint64_t epoch;        /* of the active ticket key */
-  struct tls_sess *pool; /* free list, reset and ready */
+  struct tls_ctx_cert *certs;    /* store->n_certs of them */
+  mbedtls_x509_crt client_ca;    /* this loop's parse of --client-ca; empty
+                                    unless client certificates are requested */
+  uint8_t ticket_prk[32];        /* HKDF-Extract of the ticket secret */
+  uint32_t ticket_lifetime_s;    /* --ticket-lifetime, whole seconds, >= 1 */
+  struct tls_ticket_key keys[2]; /* epochs `epoch` and `epoch - 1` */
+  uint64_t epoch;                /* of the key that encrypts new tickets */
+  struct tls_sess *pool;         /* free list, reset and ready */
   unsigned n_pool;
   unsigned n_live; /* sessions handed out */
 };
@@ -171,17 +176,33 @@ int tls_sni_select(const struct tls_store *store, const char *host, int *out,
 int tls_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name,
                size_t len);
 
-/* ticket.c: derive the key name and key of `epoch` from the secret.
- * 0 or an mbedTLS error. */
-int tls_ticket_derive(const uint8_t *secret, size_t secret_len, uint64_t epoch,
+/* ticket.c: derive the key name and key of `epoch` from the secret, for a
+ * lifetime of lifetime_s seconds. 0 or an mbedTLS error. */
+int tls_ticket_derive(const uint8_t *secret, size_t secret_len,
+                      uint32_t lifetime_s, uint64_t epoch,
                       uint8_t name[TLS_TICKET_NAME_LEN],
                       uint8_t key[TLS_TICKET_KEY_LEN]);
-/* ticket.c: set up ctx->ticket and install the keys of the epochs before
- * and of now_s. 0 or an mbedTLS error. */
-int tls_ticket_setup(struct tls_ctx *ctx, uint64_t now_s);
-/* ticket.c: re-install the keys for now_s (rotating if the epoch changed);
- * returns the seconds until the next call is due. */
+/* ticket.c: --ticket-lifetime in whole seconds (rounded up, at least 1);
+ * cfg NULL or a lifetime of 0: the default. */
+uint32_t tls_ticket_lifetime_s(const struct cfg *cfg);
+/* ticket.c: keep the secret's HKDF PRK and the lifetime in ctx (whose
+ * keys[].gcm are initialised already), and install the keys of now_s's
+ * epoch and the one before. 0 or an mbedTLS error. */
+int tls_ticket_setup(struct tls_ctx *ctx, const uint8_t *secret,
+                     size_t secret_len, uint32_t lifetime_s, uint64_t now_s);
+/* ticket.c: install the keys for now_s if the epoch changed; returns the
+ * seconds until the next call is due. */
 unsigned tls_ticket_tick(struct tls_ctx *ctx, uint64_t now_s);
+/* ticket.c: zeroize and free the keys. */
+void tls_ticket_cleanup(struct tls_ctx *ctx);
+/* ticket.c: the mbedtls_ssl_conf_session_tickets_cb() pair, p being the
+ * struct tls_ctx. Parse returns MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED for
+ * an unknown key or an expired ticket. */
+int tls_ticket_write(void *p, const mbedtls_ssl_session *session,
+                     unsigned char *start, const unsigned char *end,
+                     size_t *tlen, uint32_t *lifetime);
+int tls_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
+                     size_t len);
 
 /* store.c: "message (-0xXXXX)" for an mbedTLS error code, into out. */
 void tls_strerror(int code, char *out, size_t outlen);

@@ -769,6 +769,45 @@ START_TEST(test_example_conf_parses) {
 }
 END_TEST
 
+/* Documented in doc/tlsterm.8 means an option heading as roff writes it,
+ * \fB\-\-tls\-min\fR: every '-' escaped, and the closing font change so
+ * that --backend is not satisfied by --backend-timeout. */
+static void check_in_man(const char *key, void *arg) {
+  struct conf_check *c = arg;
+  char want[160] = "\\fB\\-\\-";
+  size_t n = strlen(want);
+
+  for (const char *k = key; *k != '\0' && n + 8 < sizeof want; k++) {
+    if (*k == '-')
+      want[n++] = '\\';
+    want[n++] = *k;
+  }
+  snprintf(want + n, sizeof want - n, "\\fR");
+  if (strstr(c->text, want) == NULL) {
+    fprintf(stderr, "doc/tlsterm.8 does not document '--%s' (want %s)\n", key,
+            want);
+    c->missing++;
+  }
+}
+
+START_TEST(test_man_page_documents_every_option) {
+  static const char *const cli_only[] = {"config", "test", "help", "version"};
+  const char *top = getenv("TOP_SRCDIR");
+  char path[PATH_MAX];
+  struct conf_check c = {.missing = 0};
+
+  snprintf(path, sizeof path, "%s/doc/tlsterm.8",
+           top != NULL && *top != '\0' ? top : ".");
+  char *text = read_all(path);
+  c.text = text;
+  cfg_foreach_key(check_in_man, &c);
+  for (size_t i = 0; i < sizeof cli_only / sizeof cli_only[0]; i++)
+    check_in_man(cli_only[i], &c);
+  ck_assert_int_eq(c.missing, 0);
+  free(text);
+}
+END_TEST
+
 static void collect_key(const char *key, void *arg) {
   strcat(arg, " ");
   strcat(arg, key);
@@ -858,6 +897,7 @@ Suite *config_suite(void) {
   tcase_add_loop_test(tc, test_version, 0, 2);
   tcase_add_test(tc, test_example_conf_documents_every_key);
   tcase_add_test(tc, test_example_conf_parses);
+  tcase_add_test(tc, test_man_page_documents_every_option);
   tcase_add_test(tc, test_keys_exclude_command_line_only);
   tcase_add_test(tc, test_parse_many_times);
   tcase_add_test(tc, test_cleanup_twice_and_zeroed);

@@ -409,6 +409,77 @@ START_TEST(test_errno_kept) {
 }
 END_TEST
 
+/* --log-format json: the same keys as text, as one JSON object a line. */
+START_TEST(test_json_format) {
+  char out[OUT_MAX];
+
+  log_format = LOG_FORMAT_JSON;
+  size_t n = logged(out, LOG_LEVEL_WARN,
+                    "worker=1 conn=2 reason=\"a \\\"b\\\" c\"",
+                    "hi \"x\"\n\\");
+  log_format = LOG_FORMAT_TEXT;
+  out[n] = '\0';
+  ck_assert_msg(strncmp(out, "{\"ts\":\"", 7) == 0, "%s", out);
+  ck_assert_msg(out[30] == 'Z', "%s", out); /* {"ts":"YYYY-MM-DDTHH:MM:SS.mmmZ */
+  ck_assert_str_eq(out + 31, "\",\"level\":\"warn\",\"worker\":\"1\","
+                             "\"conn\":\"2\",\"reason\":\"a \\\"b\\\" c\","
+                             "\"msg\":\"hi \\\"x\\\"\\u000a\\\\\"}\n");
+}
+END_TEST
+
+/* A cut JSON line still ends the object and never splits a character. */
+START_TEST(test_json_truncation) {
+  char out[OUT_MAX], msg[3000];
+
+  for (size_t i = 0; i + 2 < sizeof msg; i += 2)
+    memcpy(msg + i, "\xc3\xa9", 2); /* é */
+  msg[sizeof msg - 2] = '\0';
+  log_format = LOG_FORMAT_JSON;
+  size_t n = logged(out, LOG_LEVEL_INFO, NULL, msg);
+  log_format = LOG_FORMAT_TEXT;
+  ck_assert_uint_le(n, 2048);
+  ck_assert(n > 8 && memcmp(out + n - 6, "...\"}\n", 6) == 0);
+  ck_assert(utf8_whole(out, n));
+}
+END_TEST
+
+/* --log-file, then SIGUSR1's reopen after the file was moved away. */
+START_TEST(test_log_file_reopen) {
+  char dir[] = "/tmp/tlsterm-log-XXXXXX", path[64], moved[64], err[256];
+  char buf[512];
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/t.log", dir);
+  snprintf(moved, sizeof moved, "%s/t.log.1", dir);
+  ck_assert_int_eq(log_open_file(path, err, sizeof err), 0);
+  log_write(LOG_LEVEL_ERROR, NULL, "first");
+  ck_assert_int_eq(rename(path, moved), 0);
+  ck_assert_int_eq(log_reopen(), 0);
+  log_write(LOG_LEVEL_ERROR, NULL, "second");
+  ck_assert_int_eq(log_open_file(NULL, err, sizeof err), 0); /* stderr */
+
+  FILE *f = fopen(moved, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(buf, "msg=\"first\""));
+  ck_assert_ptr_null(strstr(buf, "second"));
+  f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(buf, "msg=\"second\""));
+  unlink(path);
+  unlink(moved);
+  rmdir(dir);
+  ck_assert_int_eq(log_open_file("/nonexistent/dir/x.log", err, sizeof err),
+                   -1);
+  ck_assert_ptr_nonnull(strstr(err, "--log-file /nonexistent/dir/x.log: "));
+}
+END_TEST
+
 Suite *log_suite(void) {
   Suite *s = suite_create("log");
   TCase *tc = tcase_create("core");
@@ -430,6 +501,9 @@ Suite *log_suite(void) {
   tcase_add_test(tc, test_one_line_per_call);
   tcase_add_test(tc, test_macros_check_level);
   tcase_add_test(tc, test_errno_kept);
+  tcase_add_test(tc, test_json_format);
+  tcase_add_test(tc, test_json_truncation);
+  tcase_add_test(tc, test_log_file_reopen);
   suite_add_tcase(s, tc);
   return s;
 }

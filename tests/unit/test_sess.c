@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
@@ -483,7 +485,7 @@ static bool resumes(struct tls_ctx *ctx, int version, mbedtls_ssl_session *sess,
 
 START_TEST(test_resume_across_loops) {
   int version = _i == 0 ? 12 : 13;
-  uint64_t now = (uint64_t)time(NULL), e = TLS_TICKET_EPOCH_S;
+  uint64_t now = (uint64_t)time(NULL), e = TLS_TICKET_LIFETIME_DEFAULT_S;
   struct tls_store *st = store3();
   struct tls_ctx *a = fixture_ctx(st, fixture_secret_a, now),
                  *b = fixture_ctx(st, fixture_secret_a, now);
@@ -496,12 +498,12 @@ START_TEST(test_resume_across_loops) {
   ck_assert(!resumes(a, version, NULL, 0, &sess));
   /* The ticket is under the key every loop derives for this epoch. */
   ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, sizeof fixture_secret_a,
-                                     now / e, name, key),
+                                     (uint32_t)e, now / e, name, key),
                    0);
   ck_assert_uint_gt(sess.MBEDTLS_PRIVATE(ticket_len), TLS_TICKET_NAME_LEN);
   ck_assert_int_eq(memcmp(sess.MBEDTLS_PRIVATE(ticket), name, sizeof name), 0);
   ck_assert_uint_eq(sess.MBEDTLS_PRIVATE(ticket_lifetime),
-                    TLS_TICKET_LIFETIME_S);
+                    TLS_TICKET_LIFETIME_DEFAULT_S);
 
   ck_assert(resumes(a, version, &sess, 0, NULL));
   ck_assert(resumes(b, version, &sess, 0, NULL));      /* another loop */
@@ -526,7 +528,7 @@ START_TEST(test_resume_across_loops) {
 END_TEST
 
 START_TEST(test_tick) {
-  uint64_t e = TLS_TICKET_EPOCH_S, now = (uint64_t)time(NULL);
+  uint64_t e = TLS_TICKET_LIFETIME_DEFAULT_S, now = (uint64_t)time(NULL);
   uint64_t start = now - now % e; /* this epoch began at start */
   struct tls_store *st = store3();
   struct tls_ctx *a = fixture_ctx(st, fixture_secret_a, now);
@@ -556,14 +558,248 @@ START_TEST(test_derive) {
   uint8_t n1[TLS_TICKET_NAME_LEN], k1[TLS_TICKET_KEY_LEN];
   uint8_t n2[TLS_TICKET_NAME_LEN], k2[TLS_TICKET_KEY_LEN];
 
-  ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, 32, 7, n1, k1), 0);
-  ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, 32, 7, n2, k2), 0);
+  ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, 32, 3600, 7, n1, k1), 0);
+  ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, 32, 3600, 7, n2, k2), 0);
   ck_assert_int_eq(memcmp(n1, n2, sizeof n1) | memcmp(k1, k2, sizeof k1), 0);
-  ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, 32, 8, n2, k2), 0);
+  ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, 32, 3600, 8, n2, k2), 0);
   ck_assert_int_ne(memcmp(k1, k2, sizeof k1), 0);
   ck_assert_int_ne(memcmp(n1, n2, sizeof n1), 0);
-  ck_assert_int_eq(tls_ticket_derive(fixture_secret_b, 32, 7, n2, k2), 0);
+  ck_assert_int_eq(tls_ticket_derive(fixture_secret_b, 32, 3600, 7, n2, k2), 0);
   ck_assert_int_ne(memcmp(k1, k2, sizeof k1), 0);
+  /* The lifetime is part of the derivation: same secret and epoch number,
+   * another lifetime, another key. */
+  ck_assert_int_eq(tls_ticket_derive(fixture_secret_a, 32, 3601, 7, n2, k2), 0);
+  ck_assert_int_ne(memcmp(k1, k2, sizeof k1), 0);
+  ck_assert_int_ne(memcmp(n1, n2, sizeof n1), 0);
+}
+END_TEST
+
+/* --- shared secrets and lifetimes ---------------------------------------- */
+
+/* A ctx as a worker builds it: the secret from a --ticket-secret-file and
+ * the lifetime from cfg. */
+static struct tls_ctx *ctx_with(const struct tls_store *st, const uint8_t *sec,
+                                size_t len, unsigned lifetime_ms,
+                                uint64_t now) {
+  struct cfg cfg;
+  struct tls_ctx *ctx;
+  char err[256];
+
+  memset(&cfg, 0, sizeof cfg);
+  cfg.ticket_lifetime_ms = lifetime_ms;
+  ck_assert_msg(tls_ctx_new(&ctx, st, &cfg, sec, len, now, err, sizeof err) ==
+                    0,
+                "%s", err);
+  return ctx;
+}
+
+/* Write `len` bytes to a new file in a temp dir with `mode`; returns its
+ * path (static storage, one at a time). */
+static const char *secret_file(const void *data, size_t len, mode_t mode) {
+  static char path[64];
+  FILE *f;
+
+  snprintf(path, sizeof path, "/tmp/tlsterm-secret.XXXXXX");
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(fchmod(fd, mode), 0);
+  ck_assert_ptr_nonnull(f = fdopen(fd, "wb"));
+  ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+  ck_assert_int_eq(fclose(f), 0);
+  return path;
+}
+
+/* Load `text` as a secret file: 0 with the secret, or -1 with err. */
+static int load_text(const char *text, size_t len, mode_t mode, uint8_t **sec,
+                     size_t *sec_len, char *warn, char *err) {
+  const char *path = secret_file(text, len, mode);
+  int rc = tls_ticket_secret_load(path, sec, sec_len, warn, 256, err, 256);
+
+  unlink(path);
+  return rc;
+}
+
+static const struct {
+  const char *what, *text;
+  size_t len; /* 0: strlen */
+  int rc;
+  size_t secret_len;  /* on success */
+  const char *in_msg; /* in err (failure) or warn (success, 0600 file) */
+} secret_cases[] = {
+    {"base64 of 48 bytes, newline",
+     "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g"
+     "ISIjJCUmJygpKissLS4v\n",
+     0, 0, 48, NULL},
+    {"base64 wrapped over lines, CRLF, spaces",
+     " AAECAwQFBgcICQoLDA0ODxAREhMU\r\nFRYXGBkaGxwdHh8gISIjJCUmJygp\n"
+     "KissLS4v \n",
+     0, 0, 48, NULL},
+    {"raw bytes", "\x01\x02\xff binary secret that is long enough!\n", 0, 0, 39,
+     NULL},
+    {"base64 too short (16 bytes)", "AAECAwQFBgcICQoLDA0ODw==\n", 0, -1, 0,
+     "too short: 16 bytes after base64 decoding"},
+    {"raw too short", "short secret\n", 0, -1, 0, "too short: 13 bytes"},
+    {"empty", "", 0, -1, 0, "too short: 0 bytes"},
+    {"whitespace only", " \n\n", 0, -1, 0, "too short: 3 bytes"},
+};
+
+START_TEST(test_secret_load) {
+  uint8_t *sec = NULL;
+  size_t len = 0, n = secret_cases[_i].len ? secret_cases[_i].len
+                                           : strlen(secret_cases[_i].text);
+  char warn[256], err[256] = "";
+  int rc = load_text(secret_cases[_i].text, n, 0600, &sec, &len, warn, err);
+
+  ck_assert_msg(rc == secret_cases[_i].rc, "%s: rc %d (%s)",
+                secret_cases[_i].what, rc, err);
+  if (rc == 0) {
+    ck_assert_uint_eq(len, secret_cases[_i].secret_len);
+    ck_assert_str_eq(warn, "");
+    if (len == 48) /* the base64 cases decode to bytes 0..47 */
+      for (size_t k = 0; k < len; k++)
+        ck_assert_uint_eq(sec[k], k);
+    tls_ticket_secret_free(sec, len);
+  } else {
+    ck_assert_ptr_null(sec);
+    ck_assert_msg(strncmp(err, "--ticket-secret-file /tmp/", 26) == 0, "%s",
+                  err);
+    ck_assert_msg(strstr(err, secret_cases[_i].in_msg) != NULL, "%s: %s",
+                  secret_cases[_i].what, err);
+  }
+}
+END_TEST
+
+START_TEST(test_secret_load_file) {
+  static const char b64[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n";
+  char big[TLS_TICKET_SECRET_MAX + 1], warn[256], err[256];
+  uint8_t *sec;
+  size_t len;
+
+  /* Readable by others: a warning, not a failure. */
+  ck_assert_int_eq(load_text(b64, strlen(b64), 0644, &sec, &len, warn, err), 0);
+  ck_assert_uint_eq(len, 33);
+  ck_assert_ptr_nonnull(strstr(warn, "readable by group or others"));
+  tls_ticket_secret_free(sec, len);
+  /* Raw and longer than the maximum. */
+  memset(big, 0xA5, sizeof big);
+  ck_assert_int_eq(load_text(big, sizeof big, 0600, &sec, &len, warn, err), -1);
+  ck_assert_ptr_nonnull(strstr(err, "more than 1024"));
+  /* Missing, and a directory. */
+  ck_assert_int_eq(tls_ticket_secret_load("/nonexistent/ticket.key", &sec, &len,
+                                          warn, sizeof warn, err, sizeof err),
+                   -1);
+  ck_assert_str_eq(err, "--ticket-secret-file /nonexistent/ticket.key: No such "
+                        "file or directory");
+  ck_assert_int_eq(tls_ticket_secret_load("/tmp", &sec, &len, warn, sizeof warn,
+                                          err, sizeof err),
+                   -1);
+  ck_assert_str_eq(err, "--ticket-secret-file /tmp: not a regular file");
+}
+END_TEST
+
+/* Two contexts built from the same file bytes (as two instances would)
+ * resume each other's tickets; another file's do not. */
+START_TEST(test_shared_secret_file) {
+  int version = _i == 0 ? 12 : 13;
+  static const char text_a[] =
+      "c2hhcmVkIHRpY2tldCBzZWNyZXQgZm9yIHRoZSBjbHVzdGVyLCA0OCBieXRlcyEh\n";
+  static const char text_b[] =
+      "YW5vdGhlciBjbHVzdGVyIHNlY3JldCwgYWxzbyBmb3J0eS1laWdodCBieXRlcyEh\n";
+  uint64_t now = (uint64_t)time(NULL);
+  struct tls_store *st = store3();
+  uint8_t *a1, *a2, *b;
+  size_t la1, la2, lb;
+  char warn[256], err[256];
+  mbedtls_ssl_session sess;
+
+  ck_assert_int_eq(
+      load_text(text_a, strlen(text_a), 0600, &a1, &la1, warn, err), 0);
+  ck_assert_int_eq(
+      load_text(text_a, strlen(text_a), 0400, &a2, &la2, warn, err), 0);
+  ck_assert_int_eq(load_text(text_b, strlen(text_b), 0600, &b, &lb, warn, err),
+                   0);
+  ck_assert_uint_eq(la1, 48);
+  struct tls_ctx *x = ctx_with(st, a1, la1, 3600000, now),
+                 *y = ctx_with(st, a2, la2, 3600000, now),
+                 *z = ctx_with(st, b, lb, 3600000, now),
+                 *w = ctx_with(st, a1, la1, 7200000, now);
+  /* The caller may free the secret once the contexts are built. */
+  tls_ticket_secret_free(a1, la1);
+  tls_ticket_secret_free(a2, la2);
+  tls_ticket_secret_free(b, lb);
+
+  ck_assert(!resumes(x, version, NULL, 0, &sess));
+  ck_assert_uint_eq(sess.MBEDTLS_PRIVATE(ticket_lifetime), 3600);
+  ck_assert(resumes(y, version, &sess, 0, NULL));  /* the same file */
+  ck_assert(!resumes(z, version, &sess, 0, NULL)); /* another file */
+  ck_assert(!resumes(w, version, &sess, 0, NULL)); /* another lifetime */
+  ck_assert(resumes(x, version, &sess, 0, NULL));
+  mbedtls_ssl_session_free(&sess);
+  tls_ctx_free(x);
+  tls_ctx_free(y);
+  tls_ctx_free(z);
+  tls_ctx_free(w);
+  tls_store_free(st);
+}
+END_TEST
+
+/* A short lifetime: a ticket of epoch e resumes in epoch e+1 and not in
+ * e+2, through both a fresh context and tls_ctx_tick(); ticks come at the
+ * epoch boundaries. */
+START_TEST(test_short_lifetime) {
+  int version = _i == 0 ? 12 : 13;
+  const uint64_t l = 10; /* seconds */
+  uint64_t now = (uint64_t)time(NULL), start = now - now % l;
+  struct tls_store *st = store3();
+  struct tls_ctx *a = ctx_with(st, fixture_secret_a, 32, 10000, now),
+                 *next = ctx_with(st, fixture_secret_a, 32, 10000, now + l),
+                 *later =
+                     ctx_with(st, fixture_secret_a, 32, 10000, now + 2 * l),
+                 *odd = ctx_with(st, fixture_secret_a, 32, 9001, now);
+  mbedtls_ssl_session sess;
+
+  ck_assert_uint_eq(a->ticket_lifetime_s, 10);
+  ck_assert_uint_eq(odd->ticket_lifetime_s, 10); /* 9.001 s: rounded up */
+  ck_assert_uint_eq(a->epoch, now / l);
+  ck_assert(!resumes(a, version, NULL, 0, &sess));
+  ck_assert_uint_eq(sess.MBEDTLS_PRIVATE(ticket_lifetime), 10);
+  ck_assert(resumes(next, version, &sess, 0, NULL));   /* epoch e+1 */
+  ck_assert(!resumes(later, version, &sess, 0, NULL)); /* epoch e+2 */
+  /* The same rotation by ticking one context. */
+  ck_assert_uint_eq(tls_ctx_tick(a, start), 10);
+  ck_assert_uint_eq(tls_ctx_tick(a, start + 3), 7);
+  ck_assert_uint_eq(tls_ctx_tick(a, start + l), 10);
+  ck_assert_uint_eq(a->epoch, now / l + 1);
+  ck_assert(resumes(a, version, &sess, 0, NULL));
+  tls_ctx_tick(a, start + 2 * l);
+  ck_assert(!resumes(a, version, &sess, 0, NULL));
+  mbedtls_ssl_session_free(&sess);
+  tls_ctx_free(a);
+  tls_ctx_free(next);
+  tls_ctx_free(later);
+  tls_ctx_free(odd);
+  tls_store_free(st);
+}
+END_TEST
+
+/* A ticket older than its lifetime is refused even while its key is still
+ * installed: 1 s lifetime, keys of the same epoch, a 2.2 s wait. */
+START_TEST(test_ticket_expires) {
+  struct tls_store *st = store3();
+  uint64_t now = (uint64_t)time(NULL);
+  struct tls_ctx *a = ctx_with(st, fixture_secret_a, 32, 1, now);
+  mbedtls_ssl_session sess;
+  struct timespec ts = {.tv_sec = 2, .tv_nsec = 200000000};
+
+  ck_assert_uint_eq(a->ticket_lifetime_s, 1);
+  ck_assert(!resumes(a, 12, NULL, 0, &sess));
+  ck_assert(resumes(a, 12, &sess, 0, NULL));
+  nanosleep(&ts, NULL);
+  tls_ctx_tick(a, now); /* pretend no rotation: the key is still there */
+  ck_assert(!resumes(a, 12, &sess, 0, NULL));
+  mbedtls_ssl_session_free(&sess);
+  tls_ctx_free(a);
+  tls_store_free(st);
 }
 END_TEST
 
@@ -644,6 +880,12 @@ Suite *sess_suite(void) {
   tcase_add_loop_test(tc, test_resume_across_loops, 0, 2);
   tcase_add_test(tc, test_tick);
   tcase_add_test(tc, test_derive);
+  tcase_add_loop_test(tc, test_secret_load, 0,
+                      sizeof secret_cases / sizeof secret_cases[0]);
+  tcase_add_test(tc, test_secret_load_file);
+  tcase_add_loop_test(tc, test_shared_secret_file, 0, 2);
+  tcase_add_loop_test(tc, test_short_lifetime, 0, 2);
+  tcase_add_test(tc, test_ticket_expires);
   tcase_add_test(tc, test_threads);
   suite_add_tcase(s, tc);
   return s;
