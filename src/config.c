@@ -158,6 +158,15 @@ static const struct opt opts[] = {
     {.name = "ticket-lifetime", .set = cfg_set_duration,
      .dump = cfg_dump_duration, .off = OFF(ticket_lifetime_ms), .def = "6h",
      .metavar = "TIME", .help = "session tickets' lifetime and key rotation"},
+    {.name = "user", .set = cfg_set_string, .dump = cfg_dump_string,
+     .off = OFF(user), .metavar = "USER",
+     .help = "after binding and reading keys, run as USER"},
+    {.name = "group", .set = cfg_set_string, .dump = cfg_dump_string,
+     .off = OFF(group), .metavar = "GROUP",
+     .help = "and as GROUP (default: USER's primary group)"},
+    {.name = "pidfile", .set = cfg_set_string, .dump = cfg_dump_string,
+     .off = OFF(pidfile), .metavar = "FILE",
+     .help = "write the process id to FILE (removed at exit)"},
     {.name = "log-level", .set = cfg_set_log_level, .dump = cfg_dump_log_level,
      .off = OFF(log_level), .def = "info", .metavar = "LEVEL",
      .help = "error, warn, info or debug"},
@@ -406,6 +415,8 @@ static int validate(const struct cfg *cfg, char *err, size_t errlen) {
     return err_set(err, errlen, "--tls-min %d.%d is above --tls-max %d.%d",
                    cfg->tls_min / 10, cfg->tls_min % 10, cfg->tls_max / 10,
                    cfg->tls_max % 10);
+  if (cfg->group != NULL && cfg->user == NULL)
+    return err_set(err, errlen, "--group needs --user");
   if (overlapping(cfg, err, errlen) != 0)
     return -EINVAL;
   for (int i = 0; i < cfg->n_listen; i++)

@@ -82,6 +82,9 @@ struct cfg {
   int log_level;                       /* enum log_level, default info */
   int log_format;                      /* enum log_format, default text */
   char *log_file;                      /* NULL: stderr */
+  char *user;            /* --user: drop to this user after start-up */
+  char *group;           /* --group: and this group (default: the user's) */
+  char *pidfile;         /* --pidfile: write our pid here */
 
   bool test;              /* --test: validate, dump, exit */
 };

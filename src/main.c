@@ -23,6 +23,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "process.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -293,6 +294,13 @@ int main(int argc, char **argv) {
     goto fail;
   }
 
+  /* Everything that needs root is done: sockets, keys, log files. */
+  if (cfg.pidfile && process_write_pidfile(cfg.pidfile, cfg.user, err, sizeof err) != 0)
+    goto fail;
+  if (process_drop_privileges(cfg.user, cfg.group, err, sizeof err) != 0) {
+    process_remove_pidfile(cfg.pidfile);
+    goto fail;
+  }
   for (int i = 0; i < cfg.n_listen; i++)
     log_info("listening on %s", cfg.listen[i].text);
   for (int i = 0; i < cfg.n_redirect; i++)
@@ -300,6 +308,7 @@ int main(int argc, char **argv) {
   log_info("tlsterm %s: %d worker(s), backend %s", PACKAGE_VERSION,
            cfg.workers, cfg.backend.text);
   control_run(&ctl);
+  process_remove_pidfile(cfg.pidfile);
   log_info("all connections closed, exiting");
   status = 0;
   goto done;

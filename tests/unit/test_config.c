@@ -255,6 +255,7 @@ static const struct {
     {{REQ, "--trusted-proxy", "10.0.0.0/40"},
      "--trusted-proxy: prefix of '10.0.0.0/40' must be 0 to 32"},
     {{REQ, "--redirect-listen", "80"}, "--redirect-listen: missing port"},
+    {{REQ, "--group", "nogroup"}, "--group needs --user"},
     {{REQ, "--redirect-listen", "127.0.0.1:8443"},
      "--listen 127.0.0.1:8443 overlaps --redirect-listen 127.0.0.1:8443"},
     {{REQ, "--listen", "127.0.0.1:8443"},
