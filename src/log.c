@@ -102,18 +102,26 @@ static void put_str(struct line *l, const char *s) {
   put(l, s, strlen(s), sizeof l->buf);
 }
 
-/* "ts=2026-11-24T15:29:31.123Z level=info " */
-static void put_head(struct line *l, int level) {
+/* The time (UTC, milliseconds) and level, in the line's format: `date` is
+ * strftime's part up to the seconds, `tail` takes the milliseconds and the
+ * level name. */
+static void put_stamp(struct line *l, int level, const char *date,
+                      const char *tail) {
   struct timespec ts;
   struct tm tm;
-  char stamp[64];
+  char stamp[96];
 
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
-  size_t n = strftime(stamp, sizeof stamp, "ts=%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(stamp + n, sizeof stamp - n, ".%03ldZ level=%s ",
-           ts.tv_nsec / 1000000, log_level_name(level));
+  size_t n = strftime(stamp, sizeof stamp, date, &tm);
+  snprintf(stamp + n, sizeof stamp - n, tail, ts.tv_nsec / 1000000,
+           log_level_name(level));
   put_str(l, stamp);
+}
+
+/* "ts=2026-11-24T15:29:31.123Z level=info " */
+static void put_head(struct line *l, int level) {
+  put_stamp(l, level, "ts=%Y-%m-%dT%H:%M:%S", ".%03ldZ level=%s ");
 }
 
 /* The prefix is trusted key=value text from our own code; it is copied as
@@ -244,16 +252,8 @@ static void put_json_prefix(struct line *l, const char *p) {
 /* {"ts":"...","level":"...",<prefix>,"msg":"..."} */
 static void format_json(struct line *l, int level, const char *prefix,
                         const char *msg, bool whole) {
-  struct timespec ts;
-  struct tm tm;
-  char stamp[96];
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  size_t n = strftime(stamp, sizeof stamp, "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(stamp + n, sizeof stamp - n, ".%03ldZ\",\"level\":\"%s\",",
-           ts.tv_nsec / 1000000, log_level_name(level));
-  put_str(l, stamp);
+  put_stamp(l, level, "{\"ts\":\"%Y-%m-%dT%H:%M:%S",
+            ".%03ldZ\",\"level\":\"%s\",");
   if (prefix != NULL)
     put_json_prefix(l, prefix);
   put_str(l, "\"msg\":\"");
