@@ -65,18 +65,6 @@ port=$(free_port)
 base=(--listen "127.0.0.1:$port" --backend "127.0.0.1:$REC_PORT" "${certs[@]}")
 printf 'not a certificate\n' >"$T/garbage.pem"
 
-# expect_exit2 WHAT REGEX ARGS...: exit status 2 and one stderr line
-# matching REGEX, nothing left listening.
-expect_exit2() {
-  local what=$1 re=$2 status=0
-  shift 2
-  timeout 10 "$TLSTERM" "$@" >"$T/exit2.out" 2>"$T/exit2.err" || status=$?
-  [ "$status" = 2 ] || fail "$what: exit status $status, want 2: $(cat "$T/exit2.err")"
-  [ "$(wc -l <"$T/exit2.err")" = 1 ] || fail "$what: want one stderr line: $(cat "$T/exit2.err")"
-  grep -Eq -- "$re" "$T/exit2.err" || fail "$what: stderr does not match /$re/: $(cat "$T/exit2.err")"
-  ! port_open 127.0.0.1 "$port" || fail "$what: something listens on $port"
-  pass "$what: $(cat "$T/exit2.err")"
-}
 
 expect_exit2 "--client-verify optional without --client-ca" \
   '--client-verify.*--client-ca' "${base[@]}" --client-verify optional

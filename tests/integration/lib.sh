@@ -411,3 +411,16 @@ start_recorder() {
   # shellcheck disable=SC2034 # read by the tests that call this
   REC_PORT=$(cat "$T/rec.port")
 }
+
+# expect_exit2 WHAT REGEX ARGS...: tlsterm ARGS exits with status 2 and one
+# stderr line matching REGEX, and leaves nothing listening on $port.
+expect_exit2() {
+  local what=$1 re=$2 status=0
+  shift 2
+  timeout 10 "$TLSTERM" "$@" >"$T/exit2.out" 2>"$T/exit2.err" || status=$?
+  [ "$status" = 2 ] || fail "$what: exit status $status, want 2: $(cat "$T/exit2.err")"
+  [ "$(wc -l <"$T/exit2.err")" = 1 ] || fail "$what: want one stderr line: $(cat "$T/exit2.err")"
+  grep -Eq -- "$re" "$T/exit2.err" || fail "$what: stderr does not match /$re/: $(cat "$T/exit2.err")"
+  ! port_open 127.0.0.1 "$port" || fail "$what: something listens on $port"
+  pass "$what: $(cat "$T/exit2.err")"
+}

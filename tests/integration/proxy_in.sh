@@ -281,18 +281,6 @@ start_recorder
 port=$(free_port)
 base=(--backend "127.0.0.1:$REC_PORT" "${certs[@]}")
 
-# expect_exit2 WHAT REGEX ARGS...: exit status 2 with one stderr line
-# matching REGEX, nothing listening.
-expect_exit2() {
-  local what=$1 re=$2 status=0
-  shift 2
-  timeout 10 "$TLSTERM" "$@" >"$T/exit2.out" 2>"$T/exit2.err" || status=$?
-  [ "$status" = 2 ] || fail "$what: exit status $status, want 2: $(cat "$T/exit2.err")"
-  [ "$(wc -l <"$T/exit2.err")" = 1 ] || fail "$what: want one stderr line: $(cat "$T/exit2.err")"
-  grep -Eq -- "$re" "$T/exit2.err" || fail "$what: stderr does not match /$re/: $(cat "$T/exit2.err")"
-  ! port_open 127.0.0.1 "$port" || fail "$what: something listens on $port"
-  pass "$what: $(cat "$T/exit2.err")"
-}
 
 expect_exit2 "--accept-proxy without --trusted-proxy" '--accept-proxy.*--trusted-proxy' \
   --listen "127.0.0.1:$port" --accept-proxy "${base[@]}"
