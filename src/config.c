@@ -68,6 +68,10 @@ static const struct opt opts[] = {
     {.name = "redirect-listen", .set = cfg_set_redirect,
      .dump = cfg_dump_redirect, .metavar = "ADDR:PORT",
      .help = "answer plain HTTP here with 308 to https; repeatable"},
+    {.name = "admin", .set = cfg_set_admin, .dump = cfg_dump_admin,
+     .metavar = "ADDR:PORT",
+     .help = "plain-HTTP /healthz and /metrics here (loopback or private "
+             "network only; default off)"},
     {.name = "backend", .set = cfg_set_backend, .dump = cfg_dump_backend,
      .metavar = "ADDR:PORT",
      .help = "where to forward the plaintext (required)"},

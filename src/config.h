@@ -42,6 +42,8 @@ struct cfg {
   int n_trusted;
   struct addr backend;
   bool have_backend;
+  struct addr admin;      /* --admin: plain-HTTP /healthz and /metrics */
+  bool have_admin;
   struct cfg_cert certs[CFG_MAX_CERTS];
   int n_certs;
 

@@ -61,14 +61,15 @@ static inline const void *cfg_cfield(const struct cfg *cfg,
 set_fn cfg_set_string, cfg_set_int, cfg_set_uint, cfg_set_duration,
     cfg_set_flag, cfg_set_listen, cfg_set_backend, cfg_set_cert, cfg_set_key,
     cfg_set_tls_version, cfg_set_log_level, cfg_set_choice, cfg_set_bool,
-    cfg_set_accept_proxy, cfg_set_trusted, cfg_set_redirect;
+    cfg_set_accept_proxy, cfg_set_trusted, cfg_set_redirect,
+    cfg_set_admin;
 
 /* Dumpers (config_values.c): print o's field of cfg as config-file lines,
  * in a form its setter reads back to the same value. */
 dump_fn cfg_dump_string, cfg_dump_int, cfg_dump_uint, cfg_dump_duration,
     cfg_dump_listen, cfg_dump_backend, cfg_dump_cert, cfg_dump_none,
     cfg_dump_tls_version, cfg_dump_log_level, cfg_dump_choice, cfg_dump_bool,
-    cfg_dump_trusted, cfg_dump_redirect;
+    cfg_dump_trusted, cfg_dump_redirect, cfg_dump_admin;
 
 /* Free the cert list (cert and key paths) and empty it. */
 void cfg_free_certs(struct cfg *cfg);

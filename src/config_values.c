@@ -248,6 +248,17 @@ int cfg_set_backend(struct parse *p, const struct opt *o, const char *val) {
   return 0;
 }
 
+int cfg_set_admin(struct parse *p, const struct opt *o, const char *val) {
+  struct addr a;
+
+  (void)o;
+  if (addr_parse_listen(&a, val, p->why, sizeof p->why) != 0)
+    return -EINVAL;
+  p->cfg->admin = a;
+  p->cfg->have_admin = true;
+  return 0;
+}
+
 void cfg_free_certs(struct cfg *cfg) {
   for (int i = 0; i < cfg->n_certs; i++) {
     free(cfg->certs[i].cert_file);
@@ -382,6 +393,13 @@ void cfg_dump_trusted(const struct cfg *cfg, const struct opt *o, FILE *out) {
 void cfg_dump_backend(const struct cfg *cfg, const struct opt *o, FILE *out) {
   if (cfg->have_backend)
     put_kv(out, o->name, cfg->backend.text);
+}
+
+void cfg_dump_admin(const struct cfg *cfg, const struct opt *o, FILE *out) {
+  if (cfg->have_admin)
+    put_kv(out, o->name, cfg->admin.text);
+  else
+    fprintf(out, "# %s = (none)\n", o->name);
 }
 
 /* Each cert is followed by its key, so the pairs read back the same. */

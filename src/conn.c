@@ -131,6 +131,7 @@ static void timer_cb(uv_timer_t *t) {
   switch (c->state) {
   case CONN_HANDSHAKE:
     CONN_LOG(LOG_LEVEL_INFO, c, NULL, "handshake timeout");
+    metrics_add(&c->w->metrics.hs_failed[METRICS_HS_TIMEOUT], 1);
     conn_finish(c, false);
     break;
   case CONN_CONNECTING:
@@ -231,6 +232,8 @@ void conn_flush_client(struct conn *c) {
 static void client_write_cb(uv_write_t *req, int status) {
   struct conn *c = req->data;
   c->client_writing = false;
+  if (status >= 0)
+    metrics_add(&c->w->metrics.bytes_out, buf_used(&c->cout_wr));
   buf_consume(&c->cout_wr, buf_used(&c->cout_wr));
   if (c->state == CONN_CLOSED)
     return;
@@ -297,10 +300,13 @@ static bool handshake_step(struct conn *c) {
   if (r != 0) {
     CONN_LOG(LOG_LEVEL_INFO, c, NULL, "handshake failed: %s",
              tls_sess_error(c->tls));
+    metrics_add(&c->w->metrics.hs_failed[METRICS_HS_ERROR], 1);
     conn_finish(c, false); /* flushes the alert the library queued */
     return false;
   }
   c->handshake_done = true;
+  metrics_handshake(&c->w->metrics, tls_sess_resumed(c->tls),
+                    tls_sess_version(c->tls));
   log_handshake(c);
   relay_start(c);
   if (c->state == CONN_CLOSED)
@@ -377,6 +383,7 @@ static void client_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   (void)b;
   if (n > 0) {
     buf_commit(&c->cin, (size_t)n);
+    metrics_add(&c->w->metrics.bytes_in, (uint64_t)n);
     c->last_active = uv_now(&c->w->loop);
     if (c->state == CONN_CLOSING)
       buf_consume(&c->cin, buf_used(&c->cin)); /* lingering: discard */
@@ -429,6 +436,7 @@ static struct conn *conn_new(struct worker *w) {
     return NULL;
   c->w = w;
   c->id = ++w->next_conn_id;
+  metrics_add(&w->metrics.conns_total, 1);
   c->next = w->conns;
   if (w->conns)
     w->conns->prev = c;

@@ -7,7 +7,9 @@
  * watches signals: SIGTERM/SIGINT stop accepting and drain open connections
  * for up to --drain-timeout; a second signal, or the timeout, closes what is
  * left. Signals are watched on this loop only (libuv would deliver them to
- * every loop that watches) and reach workers through their mailboxes. */
+ * every loop that watches) and reach workers through their mailboxes.
+ * The --admin listener (admin.c) is served on this loop too, so /healthz
+ * reports the drain while workers finish. */
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,6 +22,7 @@
 #include <uv.h>
 
 #include "accesslog.h"
+#include "admin.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -38,6 +41,8 @@ struct control {
   struct worker *workers;
   int n_workers;
   bool draining;
+  int admin_fd; /* --admin socket until admin_start() takes it; else -1 */
+  struct admin admin;
 };
 
 static struct control *the_control; /* for worker_exited() only */
@@ -95,6 +100,7 @@ static void worker_done_cb(uv_async_t *a) {
   uv_close((uv_handle_t *)&ctl->sigusr1, NULL);
   uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
   uv_close((uv_handle_t *)&ctl->worker_done, NULL);
+  admin_close(&ctl->admin);
 }
 
 static int control_run(struct control *ctl) {
@@ -110,6 +116,15 @@ static int control_run(struct control *ctl) {
   uv_signal_start(&ctl->sigint, signal_cb, SIGINT);
   uv_signal_start(&ctl->sigusr1, reopen_cb, SIGUSR1);
   the_control = ctl;
+  if (ctl->admin_fd >= 0) {
+    int fd = ctl->admin_fd;
+    ctl->admin_fd = -1;
+    int r = admin_start(&ctl->admin, &ctl->loop, fd, ctl->workers,
+                        ctl->n_workers, &ctl->draining,
+                        ctl->workers[0].cfg->handshake_timeout_ms);
+    if (r != 0)
+      log_error("cannot serve --admin: %s", uv_strerror(r));
+  }
 
   for (int i = 0; i < ctl->n_workers; i++) {
     ctl->workers[i].on_exit = worker_exited;
@@ -161,6 +176,21 @@ fail:
   while (n > 0)
     close(fds[--n]);
   return -1;
+}
+
+/* The --admin socket: one, for the control thread. *fd is the caller's. */
+static int open_admin(const struct cfg *cfg, int *fd, char *err,
+                      size_t errlen) {
+  char why[256];
+  int r = listener_probe(&cfg->admin, why, sizeof why);
+  if (r == 0)
+    r = listener_open(&cfg->admin, why, sizeof why);
+  if (r < 0) {
+    snprintf(err, errlen, "--admin %s", why);
+    return -1;
+  }
+  *fd = r;
+  return 0;
 }
 
 static int init_workers(struct control *ctl, const struct cfg *cfg,
@@ -245,6 +275,7 @@ int main(int argc, char **argv) {
   int status = EXIT_BAD_INPUT;
 
   memset(&ctl, 0, sizeof ctl);
+  ctl.admin_fd = -1;
   signal(SIGPIPE, SIG_IGN); /* libuv writes with write(2) */
 
   enum cfg_result cr = cfg_parse(&cfg, argc, argv, stdout, err, sizeof err);
@@ -277,6 +308,8 @@ int main(int argc, char **argv) {
   if (cfg.access_log &&
       (log_fd = access_log_open(cfg.access_log, err, sizeof err)) < 0)
     goto fail;
+  if (cfg.have_admin && open_admin(&cfg, &ctl.admin_fd, err, sizeof err) != 0)
+    goto fail;
   size_t per = (size_t)(cfg.n_listen + cfg.n_redirect);
   size_t n_fds = (size_t)cfg.workers * per;
   fds = calloc(n_fds, sizeof *fds);
@@ -303,6 +336,8 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < cfg.n_listen; i++)
     log_info("listening on %s", cfg.listen[i].text);
+  if (cfg.have_admin)
+    log_info("admin (/healthz, /metrics) on %s", cfg.admin.text);
   for (int i = 0; i < cfg.n_redirect; i++)
     log_info("redirecting plain HTTP on %s to https", cfg.redirect[i].text);
   log_info("tlsterm %s: %d worker(s), backend %s", PACKAGE_VERSION,
@@ -320,6 +355,8 @@ done:
     worker_join(&ctl.workers[i]);
   free(ctl.workers);
   free(fds);
+  if (ctl.admin_fd >= 0)
+    close(ctl.admin_fd);
   /* Every worker has joined: nothing reads the secret any more. */
   tls_ticket_secret_free(secret, secret_len);
   if (log_fd > STDOUT_FILENO)

@@ -67,6 +67,7 @@ static void request_error(struct conn *c, int status) {
 
 static void on_done(void *arg, const struct http_done *d) {
   struct conn *c = arg;
+  metrics_response(&c->w->metrics, d->status, d->start_ms, d->end_ms);
   if (c->w->access_log_fd < 0)
     return;
   const char *sni = tls_sess_sni(c->tls);
@@ -391,6 +392,8 @@ void relay_backend_failed(struct conn *c, int status, const char *why) {
   snprintf(fields, sizeof fields, "backend=%s reason=\"%s\"",
            c->w->cfg->backend.text, why);
   bool connecting = c->state == CONN_CONNECTING;
+  if (connecting)
+    metrics_add(&c->w->metrics.backend_connect_errors, 1);
   CONN_LOG(connecting ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, c, fields,
            connecting ? "backend connect failed" : "backend failed");
   if (parsing_http(c) && !http_response_started(&c->http))
@@ -407,6 +410,7 @@ void relay_timer(struct conn *c) {
   if (c->awaiting_ms && now - c->awaiting_ms >= cfg->backend_timeout_ms) {
     CONN_LOG(LOG_LEVEL_WARN, c, NULL, "backend sent no response in %u ms",
              cfg->backend_timeout_ms);
+    metrics_add(&c->w->metrics.backend_timeouts, 1);
     if (!http_response_started(&c->http))
       send_error(c, 504);
     else

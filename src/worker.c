@@ -134,6 +134,7 @@ static void ticket_timer_cb(uv_timer_t *t) {
 
 void worker_conn_opened(struct worker *w) {
   w->n_conns++;
+  metrics_set(&w->metrics.conns_open, w->n_conns);
   if (w->n_conns >= w->cfg->max_connections && !w->paused) {
     log_warn("worker %d: %u connections open (--max-connections), pausing "
              "accepts", w->id, w->n_conns);
@@ -144,6 +145,7 @@ void worker_conn_opened(struct worker *w) {
 
 void worker_conn_closed(struct worker *w) {
   w->n_conns--;
+  metrics_set(&w->metrics.conns_open, w->n_conns);
   if (w->paused && w->n_conns < w->cfg->max_connections) {
     w->paused = false;
     listeners_update(w);

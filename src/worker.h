@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "config.h"
 #include "http.h"
+#include "metrics.h"
 
 struct conn;
 struct tls_ctx;
@@ -76,6 +77,7 @@ struct worker {
   struct buf obuf;
   struct http_opts http_opts; /* from cfg */
   int access_log_fd;          /* borrowed; -1: no access log */
+  struct metrics metrics;     /* written by this thread only (metrics.h) */
 
   void (*on_exit)(struct worker *w); /* called on the worker thread as its
                                         loop finishes; set by the owner */

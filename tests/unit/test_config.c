@@ -256,6 +256,7 @@ static const struct {
      "--trusted-proxy: prefix of '10.0.0.0/40' must be 0 to 32"},
     {{REQ, "--redirect-listen", "80"}, "--redirect-listen: missing port"},
     {{REQ, "--group", "nogroup"}, "--group needs --user"},
+    {{REQ, "--admin", "9100"}, "--admin: missing port"},
     {{REQ, "--redirect-listen", "127.0.0.1:8443"},
      "--listen 127.0.0.1:8443 overlaps --redirect-listen 127.0.0.1:8443"},
     {{REQ, "--listen", "127.0.0.1:8443"},
