@@ -12,9 +12,10 @@
 #define LINE_MAX_BYTES 2048
 
 int access_log_open(const char *path, char *err, size_t errlen) {
-  if (strcmp(path, "-") == 0)
-    return STDOUT_FILENO;
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  /* A copy of stdout, so that every owner closes what it holds. */
+  int fd = strcmp(path, "-") == 0
+               ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)
+               : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0)
     snprintf(err, errlen, "--access-log %s: %s", path, strerror(errno));
   return fd;

@@ -29,9 +29,9 @@ struct access_entry {
   const struct http_done *done;
 };
 
-/* Open the log named by --access-log: "-" is stdout, anything else a file
- * opened for appending (created 0640). Returns the fd, or -1 with a reason
- * in err. */
+/* Open the log named by --access-log: "-" is stdout (a duplicate of it),
+ * anything else a file opened for appending (created 0640). Returns an fd
+ * the caller closes, or -1 with a reason in err. */
 int access_log_open(const char *path, char *err, size_t errlen);
 
 /* Format and write one line. Errors are ignored: a full disk must not stop

@@ -9,26 +9,30 @@
 #include <stdbool.h>
 #include <uv.h>
 
+struct oneshot_conn;
+struct reload_stats;
 struct worker;
 
 struct admin {
   uv_loop_t *loop;
   uv_tcp_t listener;
   bool listening;
-  struct admin_conn *conns; /* open admin connections */
+  struct oneshot_conn *conns; /* open admin connections */
   const struct worker *workers; /* borrowed; read with relaxed loads */
   int n_workers;
   const bool *draining;  /* borrowed: the control thread's flag */
+  const struct reload_stats *reloads; /* borrowed: the control thread's */
   unsigned timeout_ms;   /* a request must arrive within this */
 };
 
 /* Serve on `fd` (a bound, listening, non-blocking socket; taken: closed by
- * admin_close(), or here on failure) from `loop`. workers, n_workers and
- * draining are borrowed and must outlive the loop run. Returns 0 or a
- * negative errno. */
+ * admin_close(), or here on failure) from `loop`. workers, n_workers,
+ * draining and reloads are borrowed and must outlive the loop run. Returns
+ * 0 or a negative errno. */
 int admin_start(struct admin *a, uv_loop_t *loop, int fd,
                 const struct worker *workers, int n_workers,
-                const bool *draining, unsigned timeout_ms);
+                const bool *draining, const struct reload_stats *reloads,
+                unsigned timeout_ms);
 
 /* Close the listener and every open admin connection; their memory is
  * freed by their close callbacks as the loop runs. Safe to call twice. */

@@ -545,3 +545,64 @@ void cfg_foreach_key(void (*fn)(const char *key, void *arg), void *arg) {
     if (opts[i].dump != NULL)
       fn(opts[i].name, arg);
 }
+
+/* ---- reload ------------------------------------------------------------- */
+
+static bool same_string(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Put back a running string value. These are read only at start-up, so if
+ * the copy fails the new value may as well stay. */
+static void keep_string(char **next, char *const *running) {
+  char *copy = *running ? strdup(*running) : NULL;
+  if (*running && copy == NULL)
+    return;
+  free(*next);
+  *next = copy;
+}
+
+static void note_name(char *names, size_t len, const char *flag) {
+  size_t used = strlen(names);
+  snprintf(names + used, len - used, "%s%s", used ? ", " : "", flag);
+}
+
+int cfg_keep_restart_only(struct cfg *next, const struct cfg *running,
+                          char *names, size_t nameslen) {
+  static const struct {
+    const char *flag;
+    size_t off;
+  } strings[] = {
+      {"--user", OFF(user)},         {"--group", OFF(group)},
+      {"--pidfile", OFF(pidfile)},   {"--log-file", OFF(log_file)},
+  };
+  int n = 0;
+  names[0] = '\0';
+  for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+    char **nv = (char **)((char *)next + strings[i].off);
+    char *const *rv = (char *const *)((const char *)running + strings[i].off);
+    if (!same_string(*nv, *rv)) {
+      keep_string(nv, rv);
+      note_name(names, nameslen, strings[i].flag);
+      n++;
+    }
+  }
+#define KEEP(field, flag)                                                      \
+  if (next->field != running->field) {                                         \
+    next->field = running->field;                                              \
+    note_name(names, nameslen, flag);                                          \
+    n++;                                                                       \
+  }
+  KEEP(workers, "--workers")
+  KEEP(log_level, "--log-level")
+  KEEP(log_format, "--log-format")
+#undef KEEP
+  if (next->have_admin != running->have_admin ||
+      (next->have_admin && strcmp(next->admin.text, running->admin.text))) {
+    next->have_admin = running->have_admin;
+    next->admin = running->admin;
+    note_name(names, nameslen, "--admin");
+    n++;
+  }
+  return n;
+}

@@ -117,6 +117,14 @@ void cfg_cleanup(struct cfg *cfg);
  * one `key = value` line each, in table order. */
 void cfg_dump(const struct cfg *cfg, FILE *out);
 
+/* For a reload: options a running process cannot change (--workers,
+ * --user, --group, --pidfile, --log-file, --log-level, --log-format,
+ * --admin) are set in `next` back to their values in `running`. The flag
+ * names of those that differed are written, comma-separated, to names.
+ * Returns how many differed. */
+int cfg_keep_restart_only(struct cfg *next, const struct cfg *running,
+                          char *names, size_t nameslen);
+
 /* Print --help: usage, then one line per option from the table. */
 void cfg_usage(FILE *out);
 

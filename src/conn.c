@@ -46,7 +46,7 @@ void conn_log(int level, const struct conn *c, const char *fields,
 
 /* The one place a connection changes state; each state arms its timer. */
 void conn_set_state(struct conn *c, enum conn_state s) {
-  const struct cfg *cfg = c->w->cfg;
+  const struct cfg *cfg = c->cfg;
   uint64_t ms = 0;
   c->state = s;
   switch (s) {
@@ -97,8 +97,9 @@ static void conn_free(struct conn *c) {
   buf_cleanup(&c->bout_wr);
   buf_cleanup(&c->pin);
   free(c->client_headers);
+  struct worker_gen *wg = c->wg;
   free(c);
-  worker_conn_closed(w);
+  worker_conn_closed(w, wg); /* after tls_sess_free: may free wg's ctx */
 }
 
 static void close_cb(uv_handle_t *h) {
@@ -131,7 +132,7 @@ static void timer_cb(uv_timer_t *t) {
   switch (c->state) {
   case CONN_HANDSHAKE:
     CONN_LOG(LOG_LEVEL_INFO, c, NULL, "handshake timeout");
-    metrics_add(&c->w->metrics.hs_failed[METRICS_HS_TIMEOUT], 1);
+    metrics_add(&c->w->metrics.hs_timeouts, 1);
     conn_finish(c, false);
     break;
   case CONN_CONNECTING:
@@ -300,13 +301,12 @@ static bool handshake_step(struct conn *c) {
   if (r != 0) {
     CONN_LOG(LOG_LEVEL_INFO, c, NULL, "handshake failed: %s",
              tls_sess_error(c->tls));
-    metrics_add(&c->w->metrics.hs_failed[METRICS_HS_ERROR], 1);
+    metrics_add(&c->w->metrics.hs_failed[tls_sess_fail_reason(c->tls)], 1);
     conn_finish(c, false); /* flushes the alert the library queued */
     return false;
   }
   c->handshake_done = true;
-  metrics_handshake(&c->w->metrics, tls_sess_resumed(c->tls),
-                    tls_sess_version(c->tls));
+  metrics_handshake(&c->w->metrics, c->tls);
   log_handshake(c);
   relay_start(c);
   if (c->state == CONN_CLOSED)
@@ -423,7 +423,7 @@ static void note_addresses(struct conn *c) {
 
 /* Only --trusted-proxy sources may speak for their clients. */
 static bool trusted_source(const struct conn *c) {
-  const struct cfg *cfg = c->w->cfg;
+  const struct cfg *cfg = c->cfg;
   for (int i = 0; i < cfg->n_trusted; i++)
     if (addr_in_cidr((const struct sockaddr *)&c->client_sa, &cfg->trusted[i]))
       return true;
@@ -441,13 +441,14 @@ static struct conn *conn_new(struct worker *w) {
   if (w->conns)
     w->conns->prev = c;
   w->conns = c;
-  worker_conn_opened(w);
+  c->wg = worker_conn_opened(w);
+  c->cfg = c->wg->cfg;
 
   buf_init(&c->cin, CIN_MAX);
   buf_init(&c->cout, COUT_MAX);
   buf_init(&c->cout_wr, COUT_MAX);
   size_t bout_max = OUT_HIGH + TLS_RECORD_MAX + BOUT_SLACK +
-                    (size_t)w->cfg->max_header_size;
+                    (size_t)c->cfg->max_header_size;
   buf_init(&c->bout, bout_max);
   buf_init(&c->bout_wr, bout_max);
   buf_init(&c->pin, PIN_MAX);
@@ -493,7 +494,7 @@ void conn_accept_cb(uv_stream_t *server, int status) {
     c->expect_proxy = true;
   }
   uv_tcp_nodelay(&c->client, 1);
-  c->tls = tls_sess_new(w->tls, &c->cin, &c->cout);
+  c->tls = tls_sess_new(c->wg->tls, &c->cin, &c->cout);
   if (c->tls == NULL) {
     log_error("worker %d: out of memory for a TLS session", w->id);
     conn_abort(c);

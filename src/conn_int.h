@@ -48,6 +48,8 @@ enum conn_state {
 
 struct conn {
   struct worker *w;
+  struct worker_gen *wg;  /* the generation it started under, kept for life */
+  const struct cfg *cfg;  /* wg->cfg */
   struct conn *prev, *next; /* the worker's list */
   uint64_t id;
   enum conn_state state;

@@ -20,23 +20,22 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tls.h"
+
 /* Upper bounds (seconds) of request_duration_seconds; +Inf is one more. */
 #define METRICS_BUCKETS_MS                                                     \
   { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 }
 #define METRICS_N_BUCKETS 12 /* the 11 above and +Inf */
 
-enum metrics_hs_failure {
-  METRICS_HS_ERROR,   /* the TLS library refused the handshake */
-  METRICS_HS_TIMEOUT, /* --handshake-timeout expired */
-  METRICS_HS_N,
-};
 
 struct metrics {
   _Atomic uint64_t conns_open; /* gauge: stored, not added */
   _Atomic uint64_t conns_total;
   _Atomic uint64_t hs_full, hs_resumed;
-  _Atomic uint64_t hs_failed[METRICS_HS_N];
+  _Atomic uint64_t hs_failed[TLS_FR_N]; /* by enum tls_fail_reason */
+  _Atomic uint64_t hs_timeouts;         /* --handshake-timeout expired */
   _Atomic uint64_t tls12, tls13;
+  _Atomic uint64_t ciphers[TLS_CIPHER_SLOTS]; /* tls_sess_cipher_slot() */
   _Atomic uint64_t bytes_in, bytes_out; /* client side, TLS ciphertext */
   _Atomic uint64_t backend_connect_errors;
   _Atomic uint64_t backend_timeouts;
@@ -44,6 +43,16 @@ struct metrics {
   /* Non-cumulative per bucket; admin.c accumulates at scrape time. */
   _Atomic uint64_t duration_bucket[METRICS_N_BUCKETS];
   _Atomic uint64_t duration_sum_ms;
+};
+
+/* Reloads (SIGHUP). Written and read by the control thread only, which
+ * also serves /metrics: plain fields. */
+struct reload_stats {
+  uint64_t ok, failed;
+  unsigned generation;     /* id of the configuration in service */
+  uint64_t last_ok_unix;   /* wall clock of the last successful reload;
+                              0: none yet */
+  bool last_failed;        /* the most recent attempt failed */
 };
 
 /* Add n to a counter of the calling worker's own struct metrics. */
@@ -61,11 +70,14 @@ static inline uint64_t metrics_get(const _Atomic uint64_t *ctr) {
   return atomic_load_explicit((_Atomic uint64_t *)ctr, memory_order_relaxed);
 }
 
-/* A completed handshake: full or resumed, and its version ("TLSv1.3"). */
-static inline void metrics_handshake(struct metrics *m, bool resumed,
-                                     const char *version) {
-  metrics_add(resumed ? &m->hs_resumed : &m->hs_full, 1);
-  metrics_add(strcmp(version, "TLSv1.3") == 0 ? &m->tls13 : &m->tls12, 1);
+/* A completed handshake: full or resumed, its version and cipher. */
+static inline void metrics_handshake(struct metrics *m,
+                                     const struct tls_sess *s) {
+  metrics_add(tls_sess_resumed(s) ? &m->hs_resumed : &m->hs_full, 1);
+  metrics_add(strcmp(tls_sess_version(s), "TLSv1.3") == 0 ? &m->tls13
+                                                         : &m->tls12,
+              1);
+  metrics_add(&m->ciphers[tls_sess_cipher_slot(s)], 1);
 }
 
 /* A completed HTTP exchange: its status (0: no response, not counted) and

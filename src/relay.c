@@ -17,6 +17,7 @@
 
 #include "accesslog.h"
 #include "conn_int.h"
+#include "gen.h"
 #include "proxy.h"
 #include "tls.h"
 #include "worker.h"
@@ -68,7 +69,7 @@ static void request_error(struct conn *c, int status) {
 static void on_done(void *arg, const struct http_done *d) {
   struct conn *c = arg;
   metrics_response(&c->w->metrics, d->status, d->start_ms, d->end_ms);
-  if (c->w->access_log_fd < 0)
+  if (c->wg->gen->access_log_fd < 0)
     return;
   const char *sni = tls_sess_sni(c->tls);
   struct access_entry e = {
@@ -81,7 +82,7 @@ static void on_done(void *arg, const struct http_done *d) {
       .sni = sni ? sni : "-",
       .done = d,
   };
-  access_log_write(c->w->access_log_fd, &e);
+  access_log_write(c->wg->gen->access_log_fd, &e);
 }
 
 /* Certificate text is the client's choice: keep header values to printable
@@ -133,7 +134,7 @@ static void render_client_headers(struct conn *c) {
     buf_append(&b, cc.fingerprint, strlen(cc.fingerprint));
     buf_append(&b, "\r\n", 2);
   }
-  if (cc.presented && c->w->cfg->client_cert_header) {
+  if (cc.presented && c->cfg->client_cert_header) {
     char *pem = malloc(CLIENT_PEM_MAX);
     if (pem && tls_sess_client_cert_pem(c->tls, pem, CLIENT_PEM_MAX) > 0) {
       buf_append(&b, "X-Client-Cert: ", 15);
@@ -166,12 +167,12 @@ static void send_proxy_header(struct conn *c) {
     pi.client_cert = true;
     pi.client_verified = cc.verified;
     pi.client_cn = cc.cn[0] ? cc.cn : NULL;
-    if (c->w->cfg->proxy_client_cert) {
+    if (c->cfg->proxy_client_cert) {
       pi.client_der = cc.der;
       pi.client_der_len = cc.der_len;
     }
   }
-  int r = c->w->cfg->proxy_protocol == 1 ? proxy_v1_encode(&pi, &c->bout)
+  int r = c->cfg->proxy_protocol == 1 ? proxy_v1_encode(&pi, &c->bout)
                                          : proxy_v2_encode(&pi, &c->bout);
   if (r != 0) {
     CONN_LOG(LOG_LEVEL_ERROR, c, NULL, "cannot build the PROXY header: %s",
@@ -181,8 +182,8 @@ static void send_proxy_header(struct conn *c) {
 }
 
 void relay_start(struct conn *c) {
-  if (c->w->cfg->mode != CFG_MODE_HTTP) {
-    if (c->w->cfg->proxy_protocol != 0)
+  if (c->cfg->mode != CFG_MODE_HTTP) {
+    if (c->cfg->proxy_protocol != 0)
       send_proxy_header(c);
     return;
   }
@@ -192,9 +193,9 @@ void relay_start(struct conn *c) {
       .local_port = c->local_port,
       .host = tls_sess_sni(c->tls),
   };
-  if (c->w->cfg->client_verify != CFG_VERIFY_NONE)
+  if (c->cfg->client_verify != CFG_VERIFY_NONE)
     render_client_headers(c);
-  http_init(&c->http, &c->w->http_opts, &c->http_peer, on_done, c);
+  http_init(&c->http, &c->wg->http_opts, &c->http_peer, on_done, c);
   c->http_on = true;
 }
 
@@ -202,7 +203,7 @@ void relay_start(struct conn *c) {
  * response deadline runs from the last request byte forwarded, so a long
  * upload is not mistaken for a silent backend. */
 static void update_deadlines(struct conn *c, uint64_t now, bool forwarded) {
-  const struct cfg *cfg = c->w->cfg;
+  const struct cfg *cfg = c->cfg;
   if (!parsing_http(c) || c->state != CONN_RELAY) {
     c->head_begun_ms = c->awaiting_ms = 0;
     return;
@@ -390,7 +391,7 @@ void relay_backend_eof(struct conn *c) {
 void relay_backend_failed(struct conn *c, int status, const char *why) {
   char fields[192];
   snprintf(fields, sizeof fields, "backend=%s reason=\"%s\"",
-           c->w->cfg->backend.text, why);
+           c->cfg->backend.text, why);
   bool connecting = c->state == CONN_CONNECTING;
   if (connecting)
     metrics_add(&c->w->metrics.backend_connect_errors, 1);
@@ -405,7 +406,7 @@ void relay_backend_failed(struct conn *c, int status, const char *why) {
 }
 
 void relay_timer(struct conn *c) {
-  const struct cfg *cfg = c->w->cfg;
+  const struct cfg *cfg = c->cfg;
   uint64_t now = uv_now(&c->w->loop);
   if (c->awaiting_ms && now - c->awaiting_ms >= cfg->backend_timeout_ms) {
     CONN_LOG(LOG_LEVEL_WARN, c, NULL, "backend sent no response in %u ms",

@@ -111,7 +111,7 @@ static void backend_connect_cb(uv_connect_t *req, int status) {
 }
 
 void upstream_connect(struct conn *c) {
-  const struct addr *a = &c->w->cfg->backend;
+  const struct addr *a = &c->cfg->backend;
   int r = 0;
   c->connect_req.data = c;
   if (a->sa.ss_family == AF_UNIX) {

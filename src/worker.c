@@ -1,22 +1,80 @@
 /* worker.c: the life of a worker loop (see worker.h): start, accept,
- * pause at --max-connections, drain on STOP, force-close on FORCE, exit when
- * the last handle has closed. */
+ * pause at --max-connections, switch generations on reload, drain on STOP,
+ * force-close on FORCE, exit when the last handle has closed. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
+#include "gen.h"
 #include "log.h"
 #include "redirect.h"
 #include "tls.h"
 #include "worker.h"
 
 static void listener_close_cb(uv_handle_t *h);
+static void maybe_finish(struct worker *w);
 
 static uint64_t wall_seconds(void) { return (uint64_t)time(NULL); }
+
+/* ---- generations -------------------------------------------------------- */
+
+struct worker_gen *worker_gen_new(struct gen *g, char *err, size_t errlen) {
+  struct worker_gen *wg = calloc(1, sizeof *wg);
+  if (wg == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  if (tls_ctx_new(&wg->tls, g->store, &g->cfg, g->secret, g->secret_len,
+                  wall_seconds(), err, errlen) != 0) {
+    free(wg);
+    return NULL;
+  }
+  gen_ref(g);
+  wg->gen = g;
+  wg->cfg = &g->cfg;
+  wg->http_opts = (struct http_opts){
+      .head_max = g->cfg.max_header_size,
+      .xff_append = g->cfg.xff == CFG_XFF_APPEND,
+      .forwarded = g->cfg.forwarded,
+      .hsts_seconds = g->cfg.hsts_seconds,
+  };
+  return wg;
+}
+
+/* Every session of wg's ctx must have been returned (tls.h). */
+void worker_gen_free(struct worker_gen *wg) {
+  if (wg == NULL)
+    return;
+  tls_ctx_free(wg->tls);
+  gen_unref(wg->gen);
+  free(wg);
+}
+
+static void retire(struct worker *w, struct worker_gen *wg) {
+  if (wg->n_conns == 0) {
+    worker_gen_free(wg);
+    return;
+  }
+  wg->next = w->retired;
+  w->retired = wg;
+}
+
+static void release_retired(struct worker *w, struct worker_gen *wg) {
+  for (struct worker_gen **p = &w->retired; *p; p = &(*p)->next) {
+    if (*p == wg) {
+      *p = wg->next;
+      worker_gen_free(wg);
+      return;
+    }
+  }
+}
+
+/* ---- listeners ---------------------------------------------------------- */
 
 /* Each listening handle wraps a dup of the worker's socket, so the handle
  * can be closed (pausing accepts) while the socket itself stays bound and
@@ -52,38 +110,158 @@ static void listener_deactivate(struct worker_listener *l) {
   uv_close((uv_handle_t *)&l->handle, listener_close_cb);
 }
 
+/* Closing the socket itself (all its copies) tells the kernel to stop
+ * queueing connections for this worker on that address. */
+static void listener_retire(struct worker_listener *l) {
+  listener_deactivate(l);
+  if (l->fd >= 0)
+    close(l->fd);
+  l->fd = -1;
+}
+
 static void listeners_update(struct worker *w) {
   bool want = !w->draining && !w->paused;
-  for (int i = 0; i < w->n_listeners; i++) {
+  for (int i = 0; i < WORKER_MAX_LISTENERS; i++) {
     struct worker_listener *l = &w->listeners[i];
     if (want && !l->active && !l->closing && l->fd >= 0) {
       int r = listener_activate(w, l);
       if (r != 0)
-        log_error("worker %d: cannot resume accepting: %s", w->id,
+        log_error("worker %d: cannot accept on %s: %s", w->id, l->text,
                   uv_strerror(r));
-    } else if (!want) {
+    } else if (!want || l->fd < 0) {
       listener_deactivate(l);
     }
   }
 }
 
-static void maybe_finish(struct worker *w);
-
 static void listener_close_cb(uv_handle_t *h) {
+  struct worker_listener *l =
+      (struct worker_listener *)((char *)h -
+                                 offsetof(struct worker_listener, handle));
   struct worker *w = h->data;
-  for (int i = 0; i < w->n_listeners; i++)
-    if ((uv_handle_t *)&w->listeners[i].handle == h)
-      w->listeners[i].closing = false;
+  l->closing = false;
   listeners_update(w); /* a pause may have ended while we were closing */
   maybe_finish(w);
 }
 
 static bool listeners_idle(const struct worker *w) {
-  for (int i = 0; i < w->n_listeners; i++)
+  for (int i = 0; i < WORKER_MAX_LISTENERS; i++)
     if (w->listeners[i].active || w->listeners[i].closing)
       return false;
   return true;
 }
+
+static struct worker_listener *listener_find(struct worker *w,
+                                             const struct worker_sock *s) {
+  for (int i = 0; i < WORKER_MAX_LISTENERS; i++) {
+    struct worker_listener *l = &w->listeners[i];
+    if (l->fd >= 0 && l->redirect == s->redirect &&
+        strcmp(l->text, s->text) == 0)
+      return l;
+  }
+  return NULL;
+}
+
+static struct worker_listener *listener_free_slot(struct worker *w) {
+  for (int i = 0; i < WORKER_MAX_LISTENERS; i++) {
+    struct worker_listener *l = &w->listeners[i];
+    if (l->fd < 0 && !l->active && !l->closing)
+      return l;
+  }
+  return NULL;
+}
+
+/* Make the listener slots match u's sockets: keep the ones both have,
+ * retire the others, fill free slots with u's new sockets (taken). Handles
+ * follow in the next listeners_update(). */
+static void listeners_apply(struct worker *w, struct worker_update *u) {
+  bool keep[WORKER_MAX_LISTENERS] = {false};
+  for (int i = 0; i < u->n_socks; i++) {
+    struct worker_sock *s = &u->socks[i];
+    struct worker_listener *l = s->fd < 0 ? listener_find(w, s) : NULL;
+    if (l == NULL && s->fd >= 0)
+      l = listener_free_slot(w);
+    if (l == NULL) { /* cannot happen: the control thread planned it */
+      log_error("worker %d: no listener slot for %s", w->id, s->text);
+      if (s->fd >= 0)
+        close(s->fd);
+      continue;
+    }
+    if (s->fd >= 0) {
+      snprintf(l->text, sizeof l->text, "%s", s->text);
+      l->fd = s->fd;
+      l->redirect = s->redirect;
+    }
+    l->accept_proxy = s->accept_proxy;
+    s->fd = -1;
+    keep[l - w->listeners] = true;
+  }
+  for (int i = 0; i < WORKER_MAX_LISTENERS; i++)
+    if (!keep[i] && w->listeners[i].fd >= 0)
+      listener_retire(&w->listeners[i]);
+}
+
+static void close_sockets(struct worker *w) {
+  for (int i = 0; i < WORKER_MAX_LISTENERS; i++) {
+    if (w->listeners[i].fd >= 0)
+      close(w->listeners[i].fd);
+    w->listeners[i].fd = -1;
+  }
+}
+
+/* ---- switching generations ---------------------------------------------- */
+
+static unsigned https_port(const struct cfg *cfg) {
+  const struct sockaddr_storage *first = &cfg->listen[0].sa;
+  return ntohs(first->ss_family == AF_INET
+                   ? ((const struct sockaddr_in *)first)->sin_port
+                   : ((const struct sockaddr_in6 *)first)->sin6_port);
+}
+
+static void ticket_timer_cb(uv_timer_t *t) {
+  struct worker *w = t->data;
+  unsigned next = tls_ctx_tick(w->cur->tls, wall_seconds());
+  uv_timer_start(t, ticket_timer_cb, (uint64_t)(next ? next : 1) * 1000, 0);
+}
+
+static void use_gen(struct worker *w, struct worker_gen *wg) {
+  if (w->cur)
+    retire(w, w->cur);
+  w->cur = wg;
+  w->cfg = wg->cfg;
+  w->redirect_https_port = https_port(wg->cfg);
+}
+
+void worker_update_free(struct worker_update *u) {
+  if (u == NULL)
+    return;
+  for (int i = 0; i < u->n_socks; i++)
+    if (u->socks[i].fd >= 0)
+      close(u->socks[i].fd);
+  worker_gen_free(u->wg);
+  free(u);
+}
+
+static void take_update(struct worker *w) {
+  struct worker_update *u = atomic_exchange(&w->update, NULL);
+  if (u == NULL)
+    return;
+  if (!w->draining) {
+    use_gen(w, u->wg);
+    u->wg = NULL;
+    listeners_apply(w, u);
+    /* --max-connections may have changed either way. */
+    w->paused = w->n_conns >= w->cfg->max_connections;
+    listeners_update(w);
+    ticket_timer_cb(&w->ticket_timer);
+    log_debug("worker %d: now on configuration %u", w->id, w->cur->gen->id);
+  }
+  worker_update_free(u);
+  if (w->on_updated)
+    w->on_updated(w);
+}
+
+/* ---- mailbox, connections, drain ---------------------------------------- */
 
 /* A draining worker ends once its listeners and connections are gone:
  * closing the last handles lets uv_run() return. */
@@ -93,14 +271,6 @@ static void maybe_finish(struct worker *w) {
   if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
     uv_close((uv_handle_t *)&w->wakeup, NULL);
     uv_close((uv_handle_t *)&w->ticket_timer, NULL);
-  }
-}
-
-static void close_sockets(struct worker *w) {
-  for (int i = 0; i < w->n_listeners; i++) {
-    if (w->listeners[i].fd >= 0)
-      close(w->listeners[i].fd);
-    w->listeners[i].fd = -1;
   }
 }
 
@@ -115,6 +285,8 @@ static void wakeup_cb(uv_async_t *a) {
      * for this worker; the other workers are stopping too. */
     close_sockets(w);
   }
+  if (mail & WORKER_MAIL_UPDATE)
+    take_update(w);
   if (mail & WORKER_MAIL_FORCE) {
     if (w->n_conns > 0)
       log_warn("worker %d: drain timeout, closing %u connection(s)", w->id,
@@ -126,14 +298,9 @@ static void wakeup_cb(uv_async_t *a) {
   maybe_finish(w);
 }
 
-static void ticket_timer_cb(uv_timer_t *t) {
-  struct worker *w = t->data;
-  unsigned next = tls_ctx_tick(w->tls, wall_seconds());
-  uv_timer_start(t, ticket_timer_cb, (uint64_t)(next ? next : 1) * 1000, 0);
-}
-
-void worker_conn_opened(struct worker *w) {
+struct worker_gen *worker_conn_opened(struct worker *w) {
   w->n_conns++;
+  w->cur->n_conns++;
   metrics_set(&w->metrics.conns_open, w->n_conns);
   if (w->n_conns >= w->cfg->max_connections && !w->paused) {
     log_warn("worker %d: %u connections open (--max-connections), pausing "
@@ -141,10 +308,13 @@ void worker_conn_opened(struct worker *w) {
     w->paused = true;
     listeners_update(w);
   }
+  return w->cur;
 }
 
-void worker_conn_closed(struct worker *w) {
+void worker_conn_closed(struct worker *w, struct worker_gen *wg) {
   w->n_conns--;
+  if (--wg->n_conns == 0 && wg != w->cur)
+    release_retired(w, wg);
   metrics_set(&w->metrics.conns_open, w->n_conns);
   if (w->paused && w->n_conns < w->cfg->max_connections) {
     w->paused = false;
@@ -153,60 +323,38 @@ void worker_conn_closed(struct worker *w) {
   maybe_finish(w);
 }
 
-int worker_init(struct worker *w, int id, const struct cfg *cfg,
-                const struct tls_store *store, const uint8_t *ticket_secret,
-                size_t secret_len, const int *fds, int n_fds,
-                int access_log_fd, char *err, size_t errlen) {
+/* ---- start and stop ----------------------------------------------------- */
+
+int worker_init(struct worker *w, int id, struct worker_update *u, char *err,
+                size_t errlen) {
   memset(w, 0, sizeof *w);
   w->id = id;
-  w->cfg = cfg;
-  w->access_log_fd = access_log_fd;
-  w->http_opts = (struct http_opts){
-      .head_max = cfg->max_header_size,
-      .xff_append = cfg->xff == CFG_XFF_APPEND,
-      .forwarded = cfg->forwarded,
-      .hsts_seconds = cfg->hsts_seconds,
-  };
   /* A response parser's output for one 16 KiB read: the read itself plus,
    * at most, a buffered response head released at once. */
   buf_init(&w->obuf, 2 * 65536 + WORKER_RBUF_SIZE);
   atomic_init(&w->mail, 0);
+  atomic_init(&w->update, NULL);
+  for (int i = 0; i < WORKER_MAX_LISTENERS; i++)
+    w->listeners[i].fd = -1;
   int r = uv_loop_init(&w->loop);
   if (r != 0) {
     snprintf(err, errlen, "worker %d: uv_loop_init: %s", id, uv_strerror(r));
     return -1;
   }
-  if (tls_ctx_new(&w->tls, store, cfg, ticket_secret, secret_len,
-                  wall_seconds(), err, errlen) != 0)
-    goto fail_loop;
   uv_async_init(&w->loop, &w->wakeup, wakeup_cb);
   w->wakeup.data = w;
   uv_timer_init(&w->loop, &w->ticket_timer);
   w->ticket_timer.data = w;
-  for (int i = 0; i < n_fds; i++) {
-    w->listeners[i].fd = fds[i];
-    w->listeners[i].redirect = i >= cfg->n_listen;
-    w->listeners[i].accept_proxy = i < cfg->n_listen && cfg->listen_proxy[i];
-  }
-  const struct sockaddr_storage *first = &cfg->listen[0].sa;
-  w->redirect_https_port = ntohs(
-      first->ss_family == AF_INET
-          ? ((const struct sockaddr_in *)first)->sin_port
-          : ((const struct sockaddr_in6 *)first)->sin6_port);
-  w->n_listeners = n_fds;
+  use_gen(w, u->wg);
+  u->wg = NULL;
+  listeners_apply(w, u); /* handles open in worker_main() */
   return 0;
-
-fail_loop:
-  uv_loop_close(&w->loop);
-  return -1;
 }
 
 static void worker_main(void *arg) {
   struct worker *w = arg;
   listeners_update(w);
-  unsigned next = tls_ctx_tick(w->tls, wall_seconds());
-  uv_timer_start(&w->ticket_timer, ticket_timer_cb,
-                 (uint64_t)(next ? next : 1) * 1000, 0);
+  ticket_timer_cb(&w->ticket_timer);
   uv_unref((uv_handle_t *)&w->ticket_timer);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   if (w->on_exit)
@@ -224,6 +372,11 @@ void worker_post(struct worker *w, unsigned mail) {
   uv_async_send(&w->wakeup);
 }
 
+void worker_post_update(struct worker *w, struct worker_update *u) {
+  atomic_store(&w->update, u);
+  worker_post(w, WORKER_MAIL_UPDATE);
+}
+
 static void close_walk_cb(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h))
@@ -238,7 +391,14 @@ void worker_join(struct worker *w) {
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
   close_sockets(w);
-  tls_ctx_free(w->tls);
-  w->tls = NULL;
+  struct worker_update *u = atomic_exchange(&w->update, NULL);
+  if (u)
+    worker_update_free(u);
+  /* Retired generations went with their last connections; this is for a
+   * loop that ended some other way. */
+  while (w->retired)
+    release_retired(w, w->retired);
+  worker_gen_free(w->cur);
+  w->cur = NULL;
   buf_cleanup(&w->obuf);
 }

@@ -99,16 +99,20 @@ static const char *verify_reason(uint32_t flags) {
 /* A sentence for the codes we know; buf (len bytes) may hold it. The
  * server reads the client's CertificateVerify in a state of its own in
  * TLS 1.3 (CERTIFICATE_VERIFY is the server's there). */
-static const char *known_reason(const struct tls_sess *s, int code, char *buf,
-                                size_t len) {
-  /* The signature check's own codes (ECP, RSA, PK, or a plain handshake
-   * failure in TLS 1.3) say little; the state says what failed. */
+/* Did the client's CertificateVerify fail? Its signature check's own codes
+ * (ECP, RSA, PK, or a plain handshake failure in TLS 1.3) say little; the
+ * state says what failed. */
+static bool cv_failed(const struct tls_sess *s, int code) {
   int cv_state =
       mbedtls_ssl_get_version_number(&s->ssl) == MBEDTLS_SSL_VERSION_TLS1_3
           ? MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY
           : MBEDTLS_SSL_CERTIFICATE_VERIFY;
+  return s->fail_state == cv_state && code != MBEDTLS_ERR_SSL_ALLOC_FAILED;
+}
 
-  if (s->fail_state == cv_state && code != MBEDTLS_ERR_SSL_ALLOC_FAILED)
+static const char *known_reason(const struct tls_sess *s, int code, char *buf,
+                                size_t len) {
+  if (cv_failed(s, code))
     return "client certificate: CertificateVerify signature does not verify";
   switch (code) {
   case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
@@ -150,12 +154,16 @@ static int fail(struct tls_sess *s, const char *what, int code) {
   char lib[128];
   const char *why = known_reason(s, code, lib, sizeof lib);
 
+  s->fail_reason = cv_failed(s, code) ? TLS_FR_BAD_CERTIFICATE
+                                      : tls_fail_reason_of(code);
   /* Something that does not start with a handshake record is not TLS: say
    * so rather than repeat the parser's complaint. */
-  if (!s->hs_done && s->first_byte >= 0 && s->first_byte != 0x16)
+  if (!s->hs_done && s->first_byte >= 0 && s->first_byte != 0x16) {
     why = s->first_byte >= 'A' && s->first_byte <= 'Z'
               ? "client sent garbage (plain HTTP?)"
               : "client sent garbage (not TLS)";
+    s->fail_reason = TLS_FR_NOT_TLS;
+  }
   if (why == NULL) {
     mbedtls_strerror(code, lib, sizeof lib);
     why = lib;
@@ -168,6 +176,7 @@ static int fail(struct tls_sess *s, const char *what, int code) {
 
 static int fail_msg(struct tls_sess *s, const char *msg) {
   snprintf(s->err, sizeof s->err, "%s", msg);
+  s->fail_reason = TLS_FR_INTERNAL_ERROR;
   s->failed = true;
   return TLS_FAIL;
 }
@@ -199,6 +208,7 @@ struct tls_sess *tls_sess_new(struct tls_ctx *ctx, struct buf *in,
   s->first_byte = -1;
   s->hs_done = s->sent_cert = s->failed = false;
   s->fail_state = -1;
+  s->fail_reason = TLS_FR_OTHER;
   s->peer_closed = s->notified = s->out_full = false;
   s->sni[0] = '\0';
   s->err[0] = '\0';
@@ -415,6 +425,12 @@ const char *tls_sess_version(const struct tls_sess *s) {
 
 const char *tls_sess_cipher(const struct tls_sess *s) {
   return mbedtls_ssl_get_ciphersuite(&s->ssl);
+}
+
+int tls_sess_fail_reason(const struct tls_sess *s) { return s->fail_reason; }
+
+int tls_sess_cipher_slot(const struct tls_sess *s) {
+  return tls_cipher_slot_of(mbedtls_ssl_get_ciphersuite_id_from_ssl(&s->ssl));
 }
 
 const char *tls_sess_sni(const struct tls_sess *s) {

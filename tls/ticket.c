@@ -31,13 +31,24 @@
  *    never resume each other's tickets. That cannot be avoided from
  *    outside: the check runs inside mbedtls_ssl_ticket_parse().
  * So this file implements the callbacks itself, with the same layout:
- *   name[4] | iv[12] | len[2] | AES-256-GCM(be64(created) || state) | tag[16]
+ *   name[4] | iv[12] | len[2] |
+ *     AES-256-GCM(be64(created) || suite_tag[8] || state) | tag[16]
  * where name, iv and len are authenticated data, `created` is the wall
  * clock in ms (CLOCK_REALTIME, which hosts agree on) and `state` is
  * mbedtls_ssl_session_save(). On parse the age is computed from the wall
  * clock, and the session's ticket_creation_time is set back on mbedTLS's
  * own clock, which TLS 1.3 compares with the client's obfuscated ticket
  * age.
+ *
+ * suite_tag guards TLS 1.2 resumption across a reload. mbedTLS 3.6's TLS
+ * 1.2 server picks a cipher suite afresh even when it resumes a ticket,
+ * and announces that one in its ServerHello (ssl_tls12_server.c). If it
+ * differs from the suite in the ticket (the certificate went from ECDSA to
+ * RSA, --ciphers changed), the client aborts the handshake ("old session
+ * cipher not returned"). The choice depends on our suite list and on the
+ * key types of our certificates, so the tag is a hash of those: a TLS 1.2
+ * ticket whose tag differs is refused and the client gets a full
+ * handshake. TLS 1.3 resumption carries no such choice and ignores it.
  *
  * The secret file (tls_ticket_secret_load) is read here too, so that the
  * base64 decoder stays behind tls.h. */
@@ -65,6 +76,8 @@
 #define TICKET_TAG_LEN 16
 #define TICKET_AAD_LEN (TLS_TICKET_NAME_LEN + TICKET_IV_LEN + TICKET_LEN_LEN)
 #define TICKET_TIME_LEN 8
+#define TICKET_SUITE_TAG_LEN 8
+#define TICKET_HEAD_LEN (TICKET_TIME_LEN + TICKET_SUITE_TAG_LEN)
 /* Tickets stamped up to this far in the future (another host's clock runs
  * ahead of ours) count as new; beyond it they are refused. */
 #define TICKET_SKEW_MS 60000
@@ -153,12 +166,41 @@ static int install_pair(struct tls_ctx *ctx, uint64_t epoch) {
   return ret;
 }
 
+/* SHA-256 of our suite list in order and the key type of every
+ * certificate in order, truncated: see the top of this file. */
+static int suite_tag(const struct tls_store *st, uint8_t out[8]) {
+  mbedtls_md_context_t md;
+  unsigned char b[2], sum[32];
+  int ret;
+
+  mbedtls_md_init(&md);
+  ret = mbedtls_md_setup(&md, sha256(), 0);
+  if (ret == 0)
+    ret = mbedtls_md_starts(&md);
+  for (const int *p = st->suites; ret == 0 && *p != 0; p++) {
+    b[0] = (unsigned char)(*p >> 8);
+    b[1] = (unsigned char)*p;
+    ret = mbedtls_md_update(&md, b, 2);
+  }
+  for (int i = 0; ret == 0 && i < st->n_certs; i++) {
+    b[0] = st->certs[i].ecdsa ? 'E' : 'R';
+    ret = mbedtls_md_update(&md, b, 1);
+  }
+  if (ret == 0)
+    ret = mbedtls_md_finish(&md, sum);
+  mbedtls_md_free(&md);
+  memcpy(out, sum, TICKET_SUITE_TAG_LEN);
+  return ret;
+}
+
 int tls_ticket_setup(struct tls_ctx *ctx, const uint8_t *secret,
                      size_t secret_len, uint32_t lifetime_s, uint64_t now_s) {
   int ret;
 
   /* ctx->keys[].gcm were initialised by tls_ctx_new(). */
   ctx->ticket_lifetime_s = lifetime_s > 0 ? lifetime_s : 1;
+  if ((ret = suite_tag(ctx->store, ctx->suite_tag)) != 0)
+    return ret;
   ret = mbedtls_hkdf_extract(sha256(), NULL, 0, secret, secret_len,
                              ctx->ticket_prk);
   if (ret == 0)
@@ -209,20 +251,21 @@ int tls_ticket_write(void *p, const mbedtls_ssl_session *session,
 
   *tlen = 0;
   if (end < start ||
-      (size_t)(end - start) < TICKET_AAD_LEN + TICKET_TIME_LEN + TICKET_TAG_LEN)
+      (size_t)(end - start) < TICKET_AAD_LEN + TICKET_HEAD_LEN + TICKET_TAG_LEN)
     return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
   if (!k->set || k->epoch != ctx->epoch)
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-  room = (size_t)(end - clear) - TICKET_TIME_LEN - TICKET_TAG_LEN;
-  ret = mbedtls_ssl_session_save(session, clear + TICKET_TIME_LEN, room,
+  room = (size_t)(end - clear) - TICKET_HEAD_LEN - TICKET_TAG_LEN;
+  ret = mbedtls_ssl_session_save(session, clear + TICKET_HEAD_LEN, room,
                                  &state_len);
   if (ret != 0)
     return ret;
-  clear_len = TICKET_TIME_LEN + state_len;
+  clear_len = TICKET_HEAD_LEN + state_len;
   if (clear_len > 65535)
     return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
   for (int i = 0; i < 8; i++)
     clear[i] = (unsigned char)(now >> (56 - 8 * i));
+  memcpy(clear + TICKET_TIME_LEN, ctx->suite_tag, TICKET_SUITE_TAG_LEN);
   memcpy(start, k->name, TLS_TICKET_NAME_LEN);
   if ((ret = mbedtls_ctr_drbg_random(&ctx->drbg, iv, TICKET_IV_LEN)) != 0)
     return ret;
@@ -250,11 +293,11 @@ int tls_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
   int64_t age;
   int ret;
 
-  if (len < TICKET_AAD_LEN + TICKET_TIME_LEN + TICKET_TAG_LEN)
+  if (len < TICKET_AAD_LEN + TICKET_HEAD_LEN + TICKET_TAG_LEN)
     return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
   clear_len = (size_t)len_p[0] << 8 | len_p[1];
   if (len != TICKET_AAD_LEN + clear_len + TICKET_TAG_LEN ||
-      clear_len < TICKET_TIME_LEN)
+      clear_len < TICKET_HEAD_LEN)
     return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
   for (int i = 0; i < 2; i++)
     if (ctx->keys[i].set &&
@@ -277,10 +320,14 @@ int tls_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
     return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
   if (age < 0)
     age = 0;
-  ret = mbedtls_ssl_session_load(session, clear + TICKET_TIME_LEN,
-                                 clear_len - TICKET_TIME_LEN);
+  ret = mbedtls_ssl_session_load(session, clear + TICKET_HEAD_LEN,
+                                 clear_len - TICKET_HEAD_LEN);
   if (ret != 0)
     return ret;
+  /* The caller frees the loaded session when we refuse it. */
+  if (session->MBEDTLS_PRIVATE(tls_version) == MBEDTLS_SSL_VERSION_TLS1_2 &&
+      memcmp(clear + TICKET_TIME_LEN, ctx->suite_tag, TICKET_SUITE_TAG_LEN))
+    return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
   /* The saved creation time is on the issuing host's mbedtls_ms_time()
    * clock: restate it on ours (see the top of this file). */
   session->MBEDTLS_PRIVATE(ticket_creation_time) = mbedtls_ms_time() - age;

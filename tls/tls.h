@@ -141,6 +141,41 @@ const char *tls_sess_sni(const struct tls_sess *s);     /* NULL if none */
 const char *tls_sess_alpn(const struct tls_sess *s);    /* NULL if none */
 bool tls_sess_resumed(const struct tls_sess *s);
 
+/* --- stable labels for /metrics (labels.c) ----------------------------- */
+
+/* Why a handshake failed, a small closed set named after the TLS alert the
+ * failure sends (or, for the first two, receives or lacks). */
+enum tls_fail_reason {
+  TLS_FR_OTHER = 0,           /* "other" */
+  TLS_FR_NOT_TLS,             /* "not_tls": garbage, plain HTTP, SSLv2 */
+  TLS_FR_PEER_ALERT,          /* "peer_alert": the client sent a fatal alert */
+  TLS_FR_HANDSHAKE_FAILURE,   /* no shared suite, group or signature */
+  TLS_FR_PROTOCOL_VERSION,
+  TLS_FR_NO_APPLICATION_PROTOCOL,
+  TLS_FR_CERTIFICATE_REQUIRED,
+  TLS_FR_BAD_CERTIFICATE,     /* client certificate refused or unverified */
+  TLS_FR_BAD_RECORD_MAC,
+  TLS_FR_DECODE_ERROR,        /* malformed message or record */
+  TLS_FR_UNEXPECTED_MESSAGE,
+  TLS_FR_ILLEGAL_PARAMETER,
+  TLS_FR_UNSUPPORTED_EXTENSION,
+  TLS_FR_INTERNAL_ERROR,      /* out of memory, output full, library stall */
+  TLS_FR_N,
+};
+/* "not_tls", "handshake_failure", ...: valid for 0 <= r < TLS_FR_N. */
+const char *tls_fail_reason_name(int r);
+/* Why the session failed (TLS_FR_OTHER if it did not). */
+int tls_sess_fail_reason(const struct tls_sess *s);
+
+/* Negotiated cipher suites as slots of a fixed table (the AEAD suites
+ * tlsterm can negotiate, then "other"), so per-worker counters can be a
+ * plain array. */
+#define TLS_CIPHER_SLOTS 12
+/* The IANA name of slot i ("TLS_AES_128_GCM_SHA256", ...; "other"). */
+const char *tls_cipher_slot_name(int slot);
+/* The slot of the session's suite, after the handshake. */
+int tls_sess_cipher_slot(const struct tls_sess *s);
+
 /* --- client certificates (--client-ca, --client-verify) ----------------- */
 
 struct tls_client_cert {

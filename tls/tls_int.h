@@ -8,6 +8,7 @@
  *   sni.c     name matching and certificate selection
  *   ticket.c  ticket keys derived per epoch, alike in every loop; the
  *             ticket format; reading --ticket-secret-file
+ *   labels.c  stable names for /metrics: failure reasons, cipher suites
  *
  * Only files in tls/ (and the unit tests) include this header. */
 #ifndef TLSTERM_TLS_INT_H
@@ -135,6 +136,8 @@ struct tls_ctx {
   uint32_t ticket_lifetime_s;    /* --ticket-lifetime, whole seconds, >= 1 */
   struct tls_ticket_key keys[2]; /* epochs `epoch` and `epoch - 1` */
   uint64_t epoch;                /* of the key that encrypts new tickets */
+  uint8_t suite_tag[8];          /* what TLS 1.2 suite choice depends on
+                                    (ticket.c) */
   struct tls_sess *pool;         /* free list, reset and ready */
   unsigned n_pool;
   unsigned n_live; /* sessions handed out */
@@ -156,6 +159,7 @@ struct tls_sess {
   bool sent_cert; /* a Certificate message went out: full handshake */
   bool failed;
   int fail_state; /* the handshake state whose step failed, -1 if none */
+  int fail_reason; /* enum tls_fail_reason */
   bool peer_closed;
   bool notified; /* our close_notify is queued */
   bool out_full; /* the send callback hit out's maximum */
@@ -164,6 +168,11 @@ struct tls_sess {
 };
 
 /* --- internal functions ------------------------------------------------- */
+
+/* labels.c: the enum tls_fail_reason of an mbedTLS error code, and the
+ * cipher slot of an IANA suite id. */
+int tls_fail_reason_of(int code);
+int tls_cipher_slot_of(int suite_id);
 
 /* sni.c: the certificates to offer for `host` (NULL: no SNI), as indices
  * into store->certs, ECDSA ones first; exact names win over wildcards,

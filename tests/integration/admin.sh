@@ -8,7 +8,8 @@
 #  - GET /metrics is Prometheus text (HELP/TYPE lines, the histogram
 #    complete) and its counters move by exactly the traffic run between two
 #    scrapes: 5 HTTPS requests on 5 new connections (one of them TLS 1.2),
-#    one failed handshake (garbage bytes), one request the backend drops
+#    one failed handshake (garbage bytes: decode_error), one request the
+#    backend drops
 #    after reading it (502); then a refused backend connect moves
 #    backend_connect_errors_total by one;
 #  - during a drain (SIGTERM with a slow download still running) /healthz
@@ -106,8 +107,10 @@ scrape "$T/m1"
 grep -qi '^content-type: text/plain; version=0\.0\.4' "$T/m1.head" ||
   fail "/metrics: content type $(grep -i '^content-type' "$T/m1.head")"
 for name in connections_open connections_total handshakes_total handshake_failures_total \
-  tls_version_total bytes_in_total bytes_out_total backend_connect_errors_total \
-  backend_timeouts_total http_responses_total request_duration_seconds; do
+  tls_version_total tls_cipher_total bytes_in_total bytes_out_total \
+  backend_connect_errors_total backend_timeouts_total http_responses_total \
+  request_duration_seconds reloads_total last_reload_failed \
+  last_reload_success_timestamp_seconds config_generation; do
   grep -q "^# HELP tlsterm_$name " "$T/m1" || fail "/metrics: no HELP for tlsterm_$name"
   grep -q "^# TYPE tlsterm_$name " "$T/m1" || fail "/metrics: no TYPE for tlsterm_$name"
 done
@@ -192,7 +195,10 @@ check_sum tlsterm_connections_total 7
 check_sum tlsterm_connections_open 0
 check 'tlsterm_handshakes_total{result="full"}' 6
 check 'tlsterm_handshakes_total{result="resumed"}' 0
-check 'tlsterm_handshake_failures_total{reason="error"}' 1
+check 'tlsterm_handshake_failures_total{reason="decode_error"}' 1
+check_sum tlsterm_handshake_failures_total 1
+check_sum tlsterm_tls_cipher_total 6
+check 'tlsterm_tls_cipher_total{cipher="other"}' 0
 check 'tlsterm_handshake_failures_total{reason="timeout"}' 0
 check 'tlsterm_tls_version_total{version="TLSv1.2"}' 1
 check 'tlsterm_tls_version_total{version="TLSv1.3"}' 5

@@ -9,6 +9,8 @@
 #   localhost-ecdsa.key     its key (separate file)
 #   localhost-rsa.pem/.key  RSA-2048 leaf for the same names, then the
 #                           intermediate
+#   localhost-renewed.pem/.key  another ECDSA leaf for the same names, as a
+#                           renewal would bring (O=tlsterm-test-renewed)
 #   a.test.pem/.key         ECDSA leaf for a.test (SNI tests)
 #   wild.b.test.pem/.key    ECDSA leaf for *.b.test (SNI wildcard tests)
 #   combined.pem            localhost-ecdsa chain followed by its key
@@ -81,6 +83,9 @@ local_san="DNS:localhost, IP:127.0.0.1, IP:::1"
 
 ec_key localhost-ecdsa.key
 sign_leaf localhost-ecdsa localhost-ecdsa.key "/O=tlsterm-test-ecdsa/CN=localhost" "$local_san"
+
+ec_key localhost-renewed.key
+sign_leaf localhost-renewed localhost-renewed.key "/O=tlsterm-test-renewed/CN=localhost" "$local_san"
 
 ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out localhost-rsa.key
 sign_leaf localhost-rsa localhost-rsa.key "/O=tlsterm-test-rsa/CN=localhost" "$local_san"

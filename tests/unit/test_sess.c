@@ -527,6 +527,48 @@ START_TEST(test_resume_across_loops) {
 }
 END_TEST
 
+/* A store of one certificate (example.com), as a reload might load. */
+static struct tls_store *store_one(const char *pem, const char *key) {
+  const char *files[] = {pem, key};
+  struct tls_store *st;
+  struct cfg cfg;
+  char err[256];
+
+  fixture_cfg(&cfg, files, 1);
+  ck_assert_msg(tls_store_load(&st, &cfg, err, sizeof err) == 0, "%s", err);
+  fixture_cfg_free(&cfg);
+  return st;
+}
+
+/* A reload: the same secret, a new store. A renewed certificate of the
+ * same type keeps every ticket. A switch from ECDSA to RSA changes the
+ * TLS 1.2 suite mbedTLS picks, which it would announce for the resumed
+ * session; such a ticket must give a full handshake (that succeeds), not a
+ * broken resumption. TLS 1.3 tickets resume either way. */
+START_TEST(test_resume_after_reload) {
+  int version = _i == 0 ? 12 : 13;
+  uint64_t now = (uint64_t)time(NULL);
+  struct tls_store *ec = store_one("ec.pem", "ec.key"),
+                   *renewed = store_one("combined.pem", NULL),
+                   *rsa = store_one("rsa.pem", "rsa.key");
+  struct tls_ctx *a = fixture_ctx(ec, fixture_secret_a, now),
+                 *b = fixture_ctx(renewed, fixture_secret_a, now),
+                 *c = fixture_ctx(rsa, fixture_secret_a, now);
+  mbedtls_ssl_session sess;
+
+  ck_assert(!resumes(a, version, NULL, 0, &sess));
+  ck_assert(resumes(b, version, &sess, 0, NULL));
+  ck_assert(resumes(c, version, &sess, 0, NULL) == (version == 13));
+  mbedtls_ssl_session_free(&sess);
+  tls_ctx_free(a);
+  tls_ctx_free(b);
+  tls_ctx_free(c);
+  tls_store_free(ec);
+  tls_store_free(renewed);
+  tls_store_free(rsa);
+}
+END_TEST
+
 START_TEST(test_tick) {
   uint64_t e = TLS_TICKET_LIFETIME_DEFAULT_S, now = (uint64_t)time(NULL);
   uint64_t start = now - now % e; /* this epoch began at start */
@@ -878,6 +920,7 @@ Suite *sess_suite(void) {
   tcase_add_test(tc, test_misuse);
   tcase_add_test(tc, test_pool);
   tcase_add_loop_test(tc, test_resume_across_loops, 0, 2);
+  tcase_add_loop_test(tc, test_resume_after_reload, 0, 2);
   tcase_add_test(tc, test_tick);
   tcase_add_test(tc, test_derive);
   tcase_add_loop_test(tc, test_secret_load, 0,
