@@ -213,9 +213,49 @@ void conn_maybe_shutdown_client(struct conn *c) {
 
 static void client_write_cb(uv_write_t *req, int status);
 
+/* What follows a completed write to the client, however it completed. */
+static void client_wrote(struct conn *c) {
+  if (c->state == CONN_CLOSING) {
+    if (!c->client_writing)
+      shutdown_client(c);
+    return;
+  }
+  if (c->backend_paused && buf_used(&c->cout) < OUT_LOW)
+    upstream_resume(c);
+  conn_maybe_shutdown_client(c);
+}
+
+/* Most writes to a socket complete at once. Trying that first spares the
+ * loop a queued write request, and libuv (1.44) an epoll_ctl() for each
+ * one: two syscalls per request on a keep-alive connection. Whatever the
+ * socket does not take goes out through uv_write as before. Returns true if
+ * everything was written. */
+static bool client_try_write(struct conn *c) {
+  uv_buf_t b = uv_buf_init(buf_data(&c->cout), (unsigned)buf_used(&c->cout));
+  int n = uv_try_write((uv_stream_t *)&c->client, &b, 1);
+  if (n == UV_EAGAIN || n == UV_ENOSYS)
+    return false;
+  if (n < 0) {
+    CONN_LOG(LOG_LEVEL_DEBUG, c, NULL, "client write failed: %s",
+             uv_strerror(n));
+    conn_abort(c);
+    return false;
+  }
+  metrics_add(&c->w->metrics.bytes_out, (uint64_t)n);
+  buf_consume(&c->cout, (size_t)n);
+  return buf_used(&c->cout) == 0;
+}
+
 void conn_flush_client(struct conn *c) {
   if (c->client_writing || buf_used(&c->cout) == 0 ||
       c->state == CONN_CLOSED)
+    return;
+  if (client_try_write(c)) {
+    buf_release_if_empty(&c->cout);
+    client_wrote(c);
+    return;
+  }
+  if (c->state == CONN_CLOSED)
     return;
   /* Swap the fill buffer with the (empty) in-flight one so the library can
    * keep appending while this write is under way. */
@@ -247,14 +287,7 @@ static void client_write_cb(uv_write_t *req, int status) {
   conn_flush_client(c);
   if (!c->client_writing)
     buf_release_if_empty(&c->cout_wr);
-  if (c->state == CONN_CLOSING) {
-    if (!c->client_writing)
-      shutdown_client(c);
-    return;
-  }
-  if (c->backend_paused && buf_used(&c->cout) < OUT_LOW)
-    upstream_resume(c);
-  conn_maybe_shutdown_client(c);
+  client_wrote(c);
 }
 
 void conn_pause_client(struct conn *c) {

@@ -1,6 +1,7 @@
 /* upstream.c: a connection's backend socket (TCP or Unix): connecting,
  * reading, writing with backpressure, half-close. What to do with the bytes
  * is relay.c's business. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/un.h>
 
@@ -63,8 +64,30 @@ static void backend_write_cb(uv_write_t *req, int status) {
   upstream_maybe_shutdown(c);
 }
 
+/* A direct write first, as for the client (conn.c, client_try_write): it
+ * usually takes everything. Returns true if it did. */
+static bool backend_try_write(struct conn *c) {
+  uv_buf_t b = uv_buf_init(buf_data(&c->bout), (unsigned)buf_used(&c->bout));
+  int n = uv_try_write(&c->backend.stream, &b, 1);
+  if (n == UV_EAGAIN || n == UV_ENOSYS)
+    return false;
+  if (n < 0) {
+    relay_backend_failed(c, 502, uv_strerror(n));
+    return false;
+  }
+  buf_consume(&c->bout, (size_t)n);
+  return buf_used(&c->bout) == 0;
+}
+
 void upstream_flush(struct conn *c) {
   if (c->backend_writing || buf_used(&c->bout) == 0 || c->state != CONN_RELAY)
+    return;
+  if (backend_try_write(c)) {
+    buf_release_if_empty(&c->bout);
+    upstream_maybe_shutdown(c);
+    return;
+  }
+  if (c->state != CONN_RELAY)
     return;
   buf_swap(&c->bout, &c->bout_wr);
   uv_buf_t b = uv_buf_init(buf_data(&c->bout_wr), (unsigned)buf_used(&c->bout_wr));
