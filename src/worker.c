@@ -2,6 +2,7 @@
  * pause at --max-connections, switch generations on reload, drain on STOP,
  * force-close on FORCE, exit when the last handle has closed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +77,16 @@ static void release_retired(struct worker *w, struct worker_gen *wg) {
 
 /* ---- listeners ---------------------------------------------------------- */
 
-/* Each listening handle wraps a dup of the worker's socket, so the handle
+/* Each listening handle wraps a copy of the worker's socket, so the handle
  * can be closed (pausing accepts) while the socket itself stays bound and
- * queues connections in its backlog until the handle is opened again. */
+ * queues connections in its backlog until the handle is opened again.
+ * F_DUPFD_CLOEXEC rather than dup(): the copy must be close-on-exec like
+ * the original. (It also keeps ThreadSanitizer quiet: libuv closes
+ * descriptors with a raw syscall it cannot see, so dup()'s interceptor
+ * takes a number another worker has closed and this one reuses for a
+ * race.) */
 static int listener_activate(struct worker *w, struct worker_listener *l) {
-  int fd = dup(l->fd);
+  int fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
   int r = uv_tcp_init(&w->loop, &l->handle);
