@@ -6,10 +6,14 @@
 #       --listen '*:8443' --admin '*:9000' --backend app.internal:8080 \
 #       --cert /etc/tlsterm/cert.pem --key /etc/tlsterm/key.pem
 #
-# Two stages on Debian trixie, whose own packages have mbedTLS 3.6, llhttp
-# and libuv: the first builds tlsterm out of tree with the project's
-# autotools, the second holds the stripped binary, the five shared libraries
-# it links and a health-check script (no compiler, no curl). tlsterm runs as
+# Two stages on Debian trixie, whose own packages have llhttp and libuv:
+# the first builds mbedTLS 3.6 from Debian's source package with tlsterm's
+# tuned configuration (scripts/build-mbedtls, tls/mbedtls_config_tuned.h:
+# Everest X25519, which halves the CPU of a TLS 1.2 handshake; see
+# docs/BENCHMARKS.md) and then tlsterm out of tree with the project's
+# autotools; the second holds the stripped binary, those three mbedTLS
+# libraries, Debian's llhttp and libuv, and a health-check script (no
+# compiler, no curl). tlsterm runs as
 # the unprivileged user tlsterm (uid/gid 10001) and listens on 8443 (TLS)
 # and 9000 (plain-HTTP /healthz and /metrics), ports a non-root user may
 # bind.
@@ -24,13 +28,24 @@ ARG DEBIAN_IMAGE=debian:trixie-slim
 # ---- build ---------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
-# gcc, make and binutils rather than build-essential (no g++, no dpkg-dev);
-# libtool is not used; pkgconf provides pkg-config and pkg.m4.
+# gcc, make and binutils rather than build-essential (no g++); cmake and
+# dpkg-dev for mbedTLS; libtool is not used; pkgconf provides pkg-config
+# and pkg.m4.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      gcc libc6-dev make autoconf automake pkgconf \
-      libmbedtls-dev libllhttp-dev libuv1-dev \
+      gcc libc6-dev make autoconf automake pkgconf cmake dpkg-dev \
+      libllhttp-dev libuv1-dev \
  && rm -rf /var/lib/apt/lists/*
+# mbedTLS first, from only the two files it depends on, so that a change to
+# tlsterm's sources does not rebuild it. Its libraries carry an rpath to
+# /opt/mbedtls/lib, where the runtime stage puts them too.
+COPY scripts/build-mbedtls /src/scripts/build-mbedtls
+COPY tls/mbedtls_config_tuned.h /src/tls/mbedtls_config_tuned.h
+RUN MBEDTLS_WORKDIR=/tmp/mbedtls /src/scripts/build-mbedtls /opt/mbedtls \
+ && rm -rf /tmp/mbedtls /var/lib/apt/lists/* \
+ && mkdir -p /staging/opt/mbedtls/lib \
+ && cp -a /opt/mbedtls/lib/libmbed*.so* /staging/opt/mbedtls/lib/ \
+ && strip --strip-unneeded /staging/opt/mbedtls/lib/libmbed*.so.*.*.*
 COPY . /src
 WORKDIR /src
 # Defensive: should a configured tree get past .dockerignore (another
@@ -41,7 +56,7 @@ RUN rm -f config.status config.log Makefile stamp-h1 \
  && autoreconf -fi \
  && mkdir /build \
  && cd /build \
- && /src/configure --prefix=/usr/local \
+ && /src/configure --prefix=/usr/local --with-mbedtls=/opt/mbedtls \
  && make -j"$(nproc)" tlsterm \
  && make install-strip DESTDIR=/staging \
  && /staging/usr/local/bin/tlsterm --version
@@ -49,11 +64,12 @@ RUN rm -f config.status config.log Makefile stamp-h1 \
 # ---- runtime -------------------------------------------------------------
 FROM ${DEBIAN_IMAGE}
 ARG DEBIAN_FRONTEND=noninteractive
-# Only the shared libraries tlsterm links (trixie's names: libuv1t64 is the
-# 64-bit time_t transition's libuv1). No recommends, no apt lists left.
+# Only the shared libraries tlsterm links besides mbedTLS (trixie's names:
+# libuv1t64 is the 64-bit time_t transition's libuv1). No recommends, no
+# apt lists left.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libmbedtls21 libmbedx509-7 libmbedcrypto16 libllhttp9.2 libuv1t64 \
+      libllhttp9.2 libuv1t64 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --gid 10001 tlsterm \
@@ -61,6 +77,7 @@ RUN apt-get update \
       --home-dir /nonexistent --shell /usr/sbin/nologin tlsterm \
  && mkdir -p /etc/tlsterm
 
+COPY --from=build /staging/opt/mbedtls /opt/mbedtls
 COPY --from=build /staging/usr/local/bin/tlsterm /usr/local/bin/tlsterm
 COPY --from=build /staging/usr/local/etc/tlsterm.conf /usr/local/share/tlsterm/tlsterm.conf.example
 COPY conf/tlsterm-healthcheck /usr/local/bin/tlsterm-healthcheck
