@@ -242,6 +242,16 @@ def spread(xs, nd=0):
     return "%s (%s–%s)" % (fmt(m, nd), fmt(min(xs), nd), fmt(max(xs), nd))
 
 
+def workers_summary(summary, w, rows):
+    """W2 with 2 workers on one CPU against 1: the scaling check's row."""
+    one = next((r for r in rows if r["proxy"] == "tlsterm"), None)
+    two = next((r for r in rows if r["proxy"] == "tlsterm2w"), None)
+    if one and two and one["mcpu"] and two["mcpu"]:
+        summary.append((w, "2 workers", "CPU µs/request", fmt(two["mcpu"], 1),
+                        "tlsterm, 1 worker %s" % fmt(one["mcpu"], 1),
+                        "%.2f" % (two["mcpu"] / one["mcpu"]), "-"))
+
+
 def report_main(a):
     recs = []
     with open(a.raw) as f:
@@ -318,7 +328,9 @@ def report_main(a):
             row["reused_of"] = [r.get("units") for r in rs if r.get("reused") is not None]
             rows.append(row)
         rows.sort(key=lambda r: (r["proxy"] != "tlsterm", r["mcpu"] if r["mcpu"] is not None else 1e18))
-        peers = [r for r in rows if r["proxy"] != "tlsterm" and r["mcpu"]]
+        if variant.endswith("-workers"):
+            workers_summary(summary, w, rows)
+        peers = [r for r in rows if not r["proxy"].startswith("tlsterm") and r["mcpu"]]
         best = min(peers, key=lambda r: r["mcpu"]) if peers else None
         best_thr = max(peers, key=lambda r: r["mthr"] or 0) if peers else None
         hdr = ["proxy", RATE[w], "proxy CPU µs/%s" % unit, "proxy CPU load"]
