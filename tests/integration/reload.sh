@@ -8,9 +8,9 @@
 #    reload keeps working on its old state; session tickets issued before a
 #    reload resume after it (TLS 1.2 ones only if the certificate's key type
 #    stayed the same; otherwise a full handshake, which succeeds).
-#  - A broken certificate, and a config file with an unknown key, each fail
-#    the reload with one error line naming the file; the old state keeps
-#    serving.
+#  - A broken certificate, a config file with an unknown key, and a new
+#    listen address already in use each fail the reload with one error line
+#    naming the file or address; the old state keeps serving.
 #  - Listener changes: an added address accepts; a removed one stops
 #    accepting while a connection it accepted earlier finishes.
 #  - Options only a restart can change (--workers) draw one warning.
@@ -241,11 +241,19 @@ hup
 grep -q "reload failed, still serving configuration [0-9]*: $T/tlsterm.conf:8: unknown key 'listn'" "$TLSTERM_LOG" ||
   fail "the failed reload's line does not name the file and line: $(grep 'reload failed' "$TLSTERM_LOG" | tail -n 1)"
 [ "$(subject "$port")" = tlsterm-test-rsa ] || fail "after a failed reload: certificate $(subject "$port")"
+# A new address someone else holds (here: the admin port) fails the whole
+# reload, before any worker sees it; the running listener serves on.
+conf "listen = 127.0.0.1:$aport"
+hup
+[ "$OUTCOME" = failed ] || fail "a reload adding an address in use was accepted"
+grep -q "reload failed, still serving configuration [0-9]*: --listen 127.0.0.1:$aport" "$TLSTERM_LOG" ||
+  fail "the failed reload's line does not name the address: $(grep 'reload failed' "$TLSTERM_LOG" | tail -n 1)"
+[ "$(tcurl "$port" /hello)" = "hello from backend" ] || fail "no service after a refused listener"
 assert_alive
 scrape "$T/m0"
 [ "$(metric "$T/m0" tlsterm_last_reload_failed)" = 1 ] ||
   fail "tlsterm_last_reload_failed is $(metric "$T/m0" tlsterm_last_reload_failed) after a failed reload, want 1"
-pass "a garbage certificate and an unknown config key each fail the reload with one line; the old state serves on"
+pass "a garbage certificate, an unknown config key and an address in use each fail the reload with one line; the old state serves on"
 
 # --- listeners come and go -----------------------------------------------------------
 
@@ -286,7 +294,7 @@ ok=$(metric "$T/m1" 'tlsterm_reloads_total{result="ok"}')
 failed=$(metric "$T/m1" 'tlsterm_reloads_total{result="failed"}')
 generation=$(metric "$T/m1" tlsterm_config_generation)
 [ "$ok" = "$done_count" ] || fail "tlsterm_reloads_total{result=\"ok\"} is $ok, want $done_count"
-[ "$failed" = 2 ] || fail "tlsterm_reloads_total{result=\"failed\"} is $failed, want 2"
+[ "$failed" = 3 ] || fail "tlsterm_reloads_total{result=\"failed\"} is $failed, want 3"
 [ "$generation" = $((done_count + 1)) ] || fail "tlsterm_config_generation is $generation, want $((done_count + 1))"
 [ "$(metric "$T/m1" tlsterm_last_reload_failed)" = 0 ] || fail "tlsterm_last_reload_failed is not 0 after a good reload"
 last=$(metric "$T/m1" tlsterm_last_reload_success_timestamp_seconds)
@@ -351,4 +359,4 @@ if grep -Eq 'WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|ERR
 fi
 unexpected=$(grep 'level=error' "$TLSTERM_LOG" | grep -v 'reload failed' || true)
 [ -z "$unexpected" ] || fail "unexpected error lines: $unexpected"
-pass "exits 0 on SIGTERM; no error lines but the two failed reloads"
+pass "exits 0 on SIGTERM; no error lines but the three failed reloads"
