@@ -66,14 +66,20 @@ def tree(pid):
     return out
 
 
-def cpu_ticks(pid):
-    total = 0
+def tree_files(pid, name):
+    """The text of /proc/P/NAME for every process P of pid's tree (processes
+    that exited meanwhile are skipped)."""
     for p in tree(pid):
         try:
-            with open("/proc/%d/stat" % p) as f:
-                s = f.read()
+            with open("/proc/%d/%s" % (p, name)) as f:
+                yield f.read()
         except OSError:
             continue
+
+
+def cpu_ticks(pid):
+    total = 0
+    for s in tree_files(pid, "stat"):
         fields = s[s.rindex(")") + 2:].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (14, 15)
     return total
@@ -81,14 +87,10 @@ def cpu_ticks(pid):
 
 def rss_kib(pid):
     total = 0
-    for p in tree(pid):
-        try:
-            with open("/proc/%d/status" % p) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
+    for s in tree_files(pid, "status"):
+        for line in s.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
     return total
 
 

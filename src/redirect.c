@@ -104,7 +104,7 @@ void redirect_accept_cb(uv_stream_t *server, int status) {
     return;
   struct oneshot_opts opts = {
       .head_max = HEAD_MAX,
-      .timeout_ms = w->cfg->handshake_timeout_ms,
+      .timeout_ms = w->cur->cfg->handshake_timeout_ms,
       .respond = respond,
       .arg = w,
   };

@@ -234,7 +234,6 @@ static void use_gen(struct worker *w, struct worker_gen *wg) {
   if (w->cur)
     retire(w, w->cur);
   w->cur = wg;
-  w->cfg = wg->cfg;
   w->redirect_https_port = https_port(wg->cfg);
 }
 
@@ -257,7 +256,7 @@ static void take_update(struct worker *w) {
     u->wg = NULL;
     listeners_apply(w, u);
     /* --max-connections may have changed either way. */
-    w->paused = w->n_conns >= w->cfg->max_connections;
+    w->paused = w->n_conns >= w->cur->cfg->max_connections;
     listeners_update(w);
     ticket_timer_cb(&w->ticket_timer);
     log_debug("worker %d: now on configuration %u", w->id, w->cur->gen->id);
@@ -308,7 +307,7 @@ struct worker_gen *worker_conn_opened(struct worker *w) {
   w->n_conns++;
   w->cur->n_conns++;
   metrics_set(&w->metrics.conns_open, w->n_conns);
-  if (w->n_conns >= w->cfg->max_connections && !w->paused) {
+  if (w->n_conns >= w->cur->cfg->max_connections && !w->paused) {
     log_warn("worker %d: %u connections open (--max-connections), pausing "
              "accepts", w->id, w->n_conns);
     w->paused = true;
@@ -322,7 +321,7 @@ void worker_conn_closed(struct worker *w, struct worker_gen *wg) {
   if (--wg->n_conns == 0 && wg != w->cur)
     release_retired(w, wg);
   metrics_set(&w->metrics.conns_open, w->n_conns);
-  if (w->paused && w->n_conns < w->cfg->max_connections) {
+  if (w->paused && w->n_conns < w->cur->cfg->max_connections) {
     w->paused = false;
     listeners_update(w);
   }

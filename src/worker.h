@@ -117,8 +117,6 @@ struct worker {
 
   struct worker_gen *cur;     /* new connections use this */
   struct worker_gen *retired; /* older ones still in use by connections */
-  const struct cfg *cfg;      /* cur->cfg: what listeners and redirects
-                                 read; connections read their own */
 
   /* Slots; a slot is free when fd < 0 and its handle is neither active nor
    * closing. Handles must not move, hence slots rather than a packed

@@ -15,6 +15,7 @@
 #    accepting while a connection it accepted earlier finishes.
 #  - Options only a restart can change (--workers) draw one warning.
 #  - /metrics counts reloads by outcome and shows the generation in use.
+#  - SIGHUP during a drain is ignored with one line.
 #  - 100 reloads under load: RSS ends within 5% of where it started
 #    (RELOAD_CHECK_RSS=0 skips the bound, for sanitizer builds).
 #
@@ -351,8 +352,34 @@ if [ "${RELOAD_CHECK_RSS:-1}" = 1 ]; then
 fi
 pass "100 reloads under load: RSS $rss0 -> $rss1 KiB"
 
-stop_tlsterm 10
+# --- SIGHUP during a drain -------------------------------------------------------
+
+# A connection held open keeps the drain going; a SIGHUP then is ignored
+# with one line, the held connection is still served, and tlsterm exits 0.
+rm -f "$T"/held13.*
+"$PYTHON3" "$T/hold.py" "$port2" "$T/held13" "$CERTS/ca.pem" noresume >"$T/held13.out" 2>&1 &
+held=$!
+track_pid "$held"
+wait_file "$T/held13.ready" 10 || fail "held connection: $(cat "$T/held13.out")"
+kill -TERM "$pid"
+for ((i = 0; i < 100; i++)); do
+  grep -q 'no longer accepting, draining' "$TLSTERM_LOG" && break
+  sleep 0.05
+done
+kill -HUP "$pid"
+for ((i = 0; i < 100; i++)); do
+  grep -q 'reload ignored: draining' "$TLSTERM_LOG" && break
+  sleep 0.05
+done
+grep -q 'level=warn msg="reload ignored: draining"' "$TLSTERM_LOG" ||
+  fail "no 'reload ignored: draining' line for a SIGHUP during the drain"
+touch "$T/held13.go"
+wait_exit "$held" 20 || fail "the connection held through the drain did not finish"
+grep -q 'second_ok=1 resumed=-$' "$T/held13.out" ||
+  fail "the connection held through the drain: $(cat "$T/held13.out")"
+wait_exit "$pid" 10 || fail "tlsterm did not exit after the drain"
 [ "$EXIT_STATUS" = 0 ] || fail "tlsterm exited with $EXIT_STATUS after SIGTERM"
+pass "SIGHUP during a drain: ignored with one line; the held connection is served; exit 0"
 if grep -Eq 'WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$TLSTERM_LOG"; then
   grep -E -A40 'WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$TLSTERM_LOG" | head -n 120 >&2
   fail "sanitizer report in the tlsterm log"
