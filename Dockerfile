@@ -36,11 +36,13 @@ RUN apt-get update \
       gcc libc6-dev make autoconf automake pkgconf cmake dpkg-dev \
       libllhttp-dev libuv1-dev \
  && rm -rf /var/lib/apt/lists/*
-# mbedTLS first, from only the two files it depends on, so that a change to
-# tlsterm's sources does not rebuild it. Its libraries carry an rpath to
-# /opt/mbedtls/lib, where the runtime stage puts them too.
+# mbedTLS first, from only the files it depends on (the script, the
+# configuration header, the patches), so that a change to tlsterm's sources
+# does not rebuild it. Its libraries carry an rpath to /opt/mbedtls/lib,
+# where the runtime stage puts them too.
 COPY scripts/build-mbedtls /src/scripts/build-mbedtls
 COPY tls/mbedtls_config_tuned.h /src/tls/mbedtls_config_tuned.h
+COPY tls/mbedtls-patches /src/tls/mbedtls-patches
 RUN MBEDTLS_WORKDIR=/tmp/mbedtls /src/scripts/build-mbedtls /opt/mbedtls \
  && rm -rf /tmp/mbedtls /var/lib/apt/lists/* \
  && mkdir -p /staging/opt/mbedtls/lib \

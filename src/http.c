@@ -56,7 +56,9 @@ void http_init(struct http *h, const struct http_opts *opts,
 /* The per-connection allocation, with the lines that are the same on every
  * request rendered once. 0, UV_ENOMEM, or UV_EINVAL for an absurd peer. */
 static int state_new(struct http *h) {
-  struct http_state *st = calloc(1, sizeof *st);
+  size_t targets = h->opts->log_targets ? HTTP_PIPELINE_MAX : 0;
+  struct http_state *st =
+      calloc(1, sizeof *st + targets * sizeof st->targets[0]);
   const char *ip = h->peer->client_ip != NULL ? h->peer->client_ip : "unknown";
   bool v6 = strchr(ip, ':') != NULL;
   int x, f, w, s;
@@ -103,10 +105,13 @@ static void push_txn(struct http *h) {
   h->txn_count++;
   h->flags |= F_REQ_TXN;
   t = newest(h);
-  if (tl > HTTP_TARGET_LOG_MAX)
-    tl = HTTP_TARGET_LOG_MAX;
-  memcpy(t->target, h->base + s->url.start, tl);
-  t->target[tl] = '\0';
+  if (h->opts->log_targets) {
+    char *target = h->st->targets[t - h->st->txns];
+    if (tl > HTTP_TARGET_LOG_MAX)
+      tl = HTTP_TARGET_LOG_MAX;
+    memcpy(target, h->base + s->url.start, tl);
+    target[tl] = '\0';
+  }
   t->method = h->req_parser.method;
   t->close = !llhttp_should_keep_alive(&h->req_parser);
   t->upgrade = h->req_parser.upgrade;
@@ -327,7 +332,7 @@ static void txn_done(struct http *h, int status) {
   if (h->on_done != NULL) {
     struct http_done d = {
         .method = llhttp_method_name((llhttp_method_t)t->method),
-        .target = t->target,
+        .target = h->opts->log_targets ? h->st->targets[h->txn_first] : "",
         .status = status,
         .bytes_in = t->bytes_in,
         .bytes_out = t->bytes_out,

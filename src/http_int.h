@@ -54,7 +54,6 @@ struct http_txn {
   uint8_t method;
   bool close;   /* the request asked to close */
   bool upgrade; /* llhttp saw a complete Upgrade request */
-  char target[HTTP_TARGET_LOG_MAX + 1];
 };
 
 /* What the scan of one request head found; zeroed for every head. */
@@ -82,6 +81,9 @@ struct http_state {
   char fwd[128];
   char sts[64];
   size_t fixed_len, xff_len, fwd_len, sts_len;
+  /* txns[i]'s target, only with opts->log_targets (otherwise the array has
+   * no room): 16 of them are most of this struct's size. */
+  char targets[][HTTP_TARGET_LOG_MAX + 1];
 };
 
 /* The llhttp callbacks of both parsers (http_rewrite.c). They find h in

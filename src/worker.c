@@ -43,6 +43,7 @@ struct worker_gen *worker_gen_new(struct gen *g, char *err, size_t errlen) {
       .xff_append = g->cfg.xff == CFG_XFF_APPEND,
       .forwarded = g->cfg.forwarded,
       .hsts_seconds = g->cfg.hsts_seconds,
+      .log_targets = g->access_log_fd >= 0,
   };
   return wg;
 }

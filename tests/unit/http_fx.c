@@ -23,6 +23,7 @@ struct fx *fx_new(void) {
 
   ck_assert_ptr_nonnull(f);
   f->opts.head_max = 8192;
+  f->opts.log_targets = true;
   f->peer.client_ip = IP4;
   f->peer.client_port = 51000;
   f->peer.local_port = 443;
