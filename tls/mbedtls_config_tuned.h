@@ -28,8 +28,10 @@
 
 /* X25519 from the formally verified Everest (HACL*) code in 3rdparty/
  * instead of the generic ECP code: ~5x faster shared-secret computation
- * (TLS 1.2's whole ECDHE, TLS 1.3's psa_raw_key_agreement). PSA key
- * generation (TLS 1.3's own key share) still runs the generic code. */
+ * (TLS 1.2's whole ECDHE, TLS 1.3's psa_raw_key_agreement). TLS 1.3's own
+ * key share (PSA key generation, then export of the public key) would still
+ * run the generic code: tls/mbedtls-patches/psa-x25519-public-everest.patch
+ * sends that to Everest too. */
 #define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED
 
 /* Tried and not kept (figures in docs/BENCHMARKS.md):
