@@ -21,10 +21,16 @@ void buf_init(struct buf *b, size_t max);
 void buf_cleanup(struct buf *b);
 
 static inline size_t buf_used(const struct buf *b) { return b->len - b->off; }
-static inline char *buf_data(const struct buf *b) { return b->base + b->off; }
+/* NULL for a buffer without storage: NULL + 0 is undefined in C (UBSan
+ * stops on it), and an empty buffer is read on every pass of the relay. */
+static inline char *buf_data(const struct buf *b) {
+  return b->base != NULL ? b->base + b->off : NULL;
+}
 /* Bytes that can be appended without growing. */
 static inline size_t buf_room(const struct buf *b) { return b->cap - b->len; }
-static inline char *buf_tail(const struct buf *b) { return b->base + b->len; }
+static inline char *buf_tail(const struct buf *b) {
+  return b->base != NULL ? b->base + b->len : NULL;
+}
 
 /* Make room for at least `n` more bytes at the tail, compacting or growing
  * (never beyond max). Returns 0, or UV_ENOBUFS if max would be exceeded,

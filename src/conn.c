@@ -127,6 +127,11 @@ void conn_abort(struct conn *c) {
 
 struct conn *conn_next(const struct conn *c) { return c->next; }
 
+void conn_drain(struct conn *c) {
+  if (c->state == CONN_RELAY)
+    relay_drain(c);
+}
+
 static void timer_cb(uv_timer_t *t) {
   struct conn *c = t->data;
   switch (c->state) {
@@ -499,7 +504,7 @@ static struct conn *conn_new(struct worker *w) {
 void conn_accept_cb(uv_stream_t *server, int status) {
   struct worker *w = server->data;
   if (status < 0) {
-    log_warn("worker %d: accept: %s", w->id, uv_strerror(status));
+    worker_accept_failed(w, status);
     return;
   }
   struct conn *c = conn_new(w);

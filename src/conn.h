@@ -27,6 +27,15 @@ void conn_accept_cb(uv_stream_t *server, int status);
  * memory is freed in the last close callback. Safe to call twice. */
 void conn_abort(struct conn *c);
 
+/* The worker began draining (SIGTERM). An HTTP connection ends at its next
+ * request boundary: at once if it is idle between requests, otherwise once
+ * the responses it owes are out (one that has answered nothing yet answers
+ * its first request first). Its client's next request then opens a new
+ * connection, which a balancer sends to another instance, instead of the
+ * drain timeout cutting a request short. TCP mode and upgraded connections
+ * are left to finish. */
+void conn_drain(struct conn *c);
+
 /* The next connection in its worker's list (for walking it). */
 struct conn *conn_next(const struct conn *c);
 

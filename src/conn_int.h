@@ -98,6 +98,7 @@ struct conn {
   bool client_shut_done;  /* ... and it completed */
   bool backend_shut;
   bool requests_done;     /* HTTP: no more requests will be read */
+  bool served;            /* HTTP: a response has completed */
   bool expect_proxy;      /* --accept-proxy: a PROXY header comes first */
 
   struct sockaddr_storage client_sa, local_sa;
@@ -149,5 +150,7 @@ void relay_backend_eof(struct conn *c);
 void relay_backend_failed(struct conn *c, int status, const char *why);
 /* The RELAY-state timer fired: request, backend and idle deadlines. */
 void relay_timer(struct conn *c);
+/* The worker began draining: see conn_drain(). */
+void relay_drain(struct conn *c);
 
 #endif

@@ -591,6 +591,10 @@ int http_error_response(struct buf *out, int status) {
 
 unsigned http_outstanding(const struct http *h) { return h->txn_count; }
 
+bool http_request_unfinished(const struct http *h) {
+  return h->txn_count > 0 && (h->flags & F_REQ_TXN) != 0;
+}
+
 /* tlsterm answered the oldest request itself (502, 504): log it as such. */
 void http_answered(struct http *h, int status, size_t bytes_out,
                    uint64_t now_ms) {

@@ -152,6 +152,10 @@ bool http_response_started(const struct http *h);
 bool http_tunnel(const struct http *h);
 /* Requests forwarded whose final response has not completed yet. */
 unsigned http_outstanding(const struct http *h);
+/* The newest of them is still being forwarded: its body has not ended.
+ * After a request error in that body (an invalid chunk size, say) it never
+ * will, so the backend will not answer it. */
+bool http_request_unfinished(const struct http *h);
 
 /* tlsterm itself answered the oldest outstanding request with `status`
  * (bytes_out bytes, e.g. a 504): complete it for the access log. No-op if

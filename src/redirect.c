@@ -100,8 +100,10 @@ static char *respond(void *arg, const struct oneshot_req *req, size_t *len) {
 
 void redirect_accept_cb(uv_stream_t *server, int status) {
   struct worker *w = server->data;
-  if (status < 0)
+  if (status < 0) {
+    worker_accept_failed(w, status);
     return;
+  }
   struct oneshot_opts opts = {
       .head_max = HEAD_MAX,
       .timeout_ms = w->cur->cfg->handshake_timeout_ms,

@@ -54,13 +54,23 @@ static void send_error(struct conn *c, int status) {
     conn_finish(c, true);
 }
 
+/* Requests whose responses may still come from the backend: not one whose
+ * body broke off in a request error, since the backend waits for the rest
+ * of it (without this, the client got a 504 at --backend-timeout instead
+ * of the error). */
+static unsigned answerable(const struct conn *c) {
+  return http_outstanding(&c->http) -
+         (c->requests_done && http_request_unfinished(&c->http) ? 1 : 0);
+}
+
 /* The request stream cannot go on: answer with `status` once the responses
- * to earlier pipelined requests are out, then close. */
+ * to earlier pipelined requests are out, then close (which also closes the
+ * backend connection, ending a request cut off in its body). */
 static void request_error(struct conn *c, int status) {
   CONN_LOG(LOG_LEVEL_INFO, c, NULL, "bad request: answering %d", status);
   c->requests_done = true;
   conn_pause_client(c);
-  if (http_outstanding(&c->http) == 0 && !http_response_started(&c->http))
+  if (answerable(c) == 0 && !http_response_started(&c->http))
     send_error(c, status);
   else
     c->pending_status = status;
@@ -68,6 +78,7 @@ static void request_error(struct conn *c, int status) {
 
 static void on_done(void *arg, const struct http_done *d) {
   struct conn *c = arg;
+  c->served = true;
   metrics_response(&c->w->metrics, d->status, d->start_ms, d->end_ms);
   if (c->wg->gen->access_log_fd < 0)
     return;
@@ -320,14 +331,30 @@ void relay_from_client(struct conn *c) {
   upstream_flush(c);
 }
 
-/* After responses completed: close if asked, send an owed error, or take
- * the pipelined requests that were waiting. */
+/* Between requests with nothing owed: no request is outstanding, none has
+ * begun, none waits undecrypted or unparsed. Closing here loses nothing. */
+static bool at_request_boundary(const struct conn *c) {
+  return c->served && http_outstanding(&c->http) == 0 &&
+         !http_head_begun(&c->http) && !http_response_started(&c->http) &&
+         buf_used(&c->pin) == 0 && buf_used(&c->cin) == 0 &&
+         c->pending_status == 0;
+}
+
+void relay_drain(struct conn *c) {
+  if (parsing_http(c) && at_request_boundary(c))
+    conn_finish(c, true);
+}
+
+/* After responses completed: close if asked or draining, send an owed
+ * error, or take the pipelined requests that were waiting. */
 static void after_responses(struct conn *c, uint64_t now) {
-  if (http_done_closing(&c->http)) {
+  if (http_done_closing(&c->http) ||
+      (c->w->draining && parsing_http(c) && at_request_boundary(c))) {
     conn_finish(c, true);
     return;
   }
-  if (c->pending_status != 0 && http_outstanding(&c->http) == 0) {
+  if (c->pending_status != 0 && answerable(c) == 0 &&
+      !http_response_started(&c->http)) {
     send_error(c, c->pending_status);
     return;
   }

@@ -84,6 +84,11 @@ void upstream_flush(struct conn *c) {
     return;
   if (backend_try_write(c)) {
     buf_release_if_empty(&c->bout);
+    /* No write callback will come to lift the backpressure: take what the
+     * client sent meanwhile now, as backend_write_cb does, or a client
+     * paused at OUT_HIGH would never be read again. */
+    if (c->client_paused)
+      relay_from_client(c);
     upstream_maybe_shutdown(c);
     return;
   }

@@ -1,12 +1,17 @@
 /* worker.c: the life of a worker loop (see worker.h): start, accept,
- * pause at --max-connections, switch generations on reload, drain on STOP,
- * force-close on FORCE, exit when the last handle has closed. */
+ * pause at --max-connections or when accept fails, switch generations on
+ * reload, drain on STOP, force-close on FORCE, exit when the last handle has
+ * closed. */
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +21,11 @@
 #include "redirect.h"
 #include "tls.h"
 #include "worker.h"
+
+/* After a failed accept, how long the listeners stay closed. */
+#define ACCEPT_RETRY_MS 250
+/* Trim the heap only when at least this many connections have closed. */
+#define TRIM_MIN_CONNS 64
 
 static void listener_close_cb(uv_handle_t *h);
 static void maybe_finish(struct worker *w);
@@ -127,18 +137,52 @@ static void listener_retire(struct worker_listener *l) {
 }
 
 static void listeners_update(struct worker *w) {
-  bool want = !w->draining && !w->paused;
+  bool want = !w->draining && !w->paused && !w->accept_paused;
+  int short_of_fds = 0;
   for (int i = 0; i < WORKER_MAX_LISTENERS; i++) {
     struct worker_listener *l = &w->listeners[i];
     if (want && !l->active && !l->closing && l->fd >= 0) {
       int r = listener_activate(w, l);
-      if (r != 0)
+      if (r == UV_EMFILE || r == UV_ENFILE)
+        short_of_fds = r; /* the dup: try again with the accepts */
+      else if (r != 0)
         log_error("worker %d: cannot accept on %s: %s", w->id, l->text,
                   uv_strerror(r));
     } else if (!want || l->fd < 0) {
       listener_deactivate(l);
     }
   }
+  if (short_of_fds != 0)
+    worker_accept_failed(w, short_of_fds);
+}
+
+static void accept_timer_cb(uv_timer_t *t) {
+  struct worker *w = t->data;
+  w->accept_paused = false;
+  listeners_update(w);
+}
+
+/* See worker.h. libuv (1.44) calls the connection callback with the error
+ * and then calls accept() again, in a loop, without returning to the event
+ * loop: out of descriptors, that is a busy loop that also starves every
+ * other connection of this worker (libuv's own reserve-descriptor trick
+ * fails when another thread takes the descriptor it frees). Closing the
+ * listening handles ends that loop; the sockets stay bound and queue. */
+void worker_accept_failed(struct worker *w, int status) {
+  if (!w->accept_failing) {
+    struct rlimit rl = {0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    log_warn("worker %d: accept: %s (%u connections open, open-file limit "
+             "%llu): pausing accepts, retrying every %d ms",
+             w->id, uv_strerror(status), w->n_conns,
+             (unsigned long long)rl.rlim_cur, ACCEPT_RETRY_MS);
+    w->accept_failing = true;
+  }
+  if (w->accept_paused || w->draining)
+    return;
+  w->accept_paused = true;
+  listeners_update(w);
+  uv_timer_start(&w->accept_timer, accept_timer_cb, ACCEPT_RETRY_MS, 0);
 }
 
 static void listener_close_cb(uv_handle_t *h) {
@@ -277,6 +321,7 @@ static void maybe_finish(struct worker *w) {
   if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
     uv_close((uv_handle_t *)&w->wakeup, NULL);
     uv_close((uv_handle_t *)&w->ticket_timer, NULL);
+    uv_close((uv_handle_t *)&w->accept_timer, NULL);
   }
 }
 
@@ -290,6 +335,11 @@ static void wakeup_cb(uv_async_t *a) {
     /* Closing our sockets tells the kernel to stop queueing connections
      * for this worker; the other workers are stopping too. */
     close_sockets(w);
+    /* Keep-alive connections end between requests, not at the timeout. */
+    for (struct conn *c = w->conns, *next; c; c = next) {
+      next = conn_next(c);
+      conn_drain(c);
+    }
   }
   if (mail & WORKER_MAIL_UPDATE)
     take_update(w);
@@ -307,6 +357,12 @@ static void wakeup_cb(uv_async_t *a) {
 struct worker_gen *worker_conn_opened(struct worker *w) {
   w->n_conns++;
   w->cur->n_conns++;
+  if (w->n_conns > w->trim_peak)
+    w->trim_peak = w->n_conns;
+  if (w->accept_failing) {
+    log_info("worker %d: accepting again", w->id);
+    w->accept_failing = false;
+  }
   metrics_set(&w->metrics.conns_open, w->n_conns);
   if (w->n_conns >= w->cur->cfg->max_connections && !w->paused) {
     log_warn("worker %d: %u connections open (--max-connections), pausing "
@@ -317,8 +373,27 @@ struct worker_gen *worker_conn_opened(struct worker *w) {
   return w->cur;
 }
 
+/* glibc keeps the memory of freed connections in this thread's arena
+ * rather than giving it back (free() returns only the top of a heap), so
+ * after a surge of connections the process would stay at its peak size for
+ * good. Give it back each time the open connections have halved since
+ * their peak: a few trims per surge, at most one per TRIM_MIN_CONNS
+ * closes. */
+static void maybe_trim(struct worker *w) {
+#ifdef __GLIBC__
+  if (w->n_conns > w->trim_peak / 2 ||
+      w->trim_peak - w->n_conns < TRIM_MIN_CONNS)
+    return;
+  malloc_trim(0);
+  w->trim_peak = w->n_conns;
+#else
+  (void)w;
+#endif
+}
+
 void worker_conn_closed(struct worker *w, struct worker_gen *wg) {
   w->n_conns--;
+  maybe_trim(w);
   if (--wg->n_conns == 0 && wg != w->cur)
     release_retired(w, wg);
   metrics_set(&w->metrics.conns_open, w->n_conns);
@@ -351,6 +426,8 @@ int worker_init(struct worker *w, int id, struct worker_update *u, char *err,
   w->wakeup.data = w;
   uv_timer_init(&w->loop, &w->ticket_timer);
   w->ticket_timer.data = w;
+  uv_timer_init(&w->loop, &w->accept_timer);
+  w->accept_timer.data = w;
   use_gen(w, u->wg);
   u->wg = NULL;
   listeners_apply(w, u); /* handles open in worker_main() */

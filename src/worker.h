@@ -129,6 +129,12 @@ struct worker {
   uint64_t next_conn_id;
   bool draining;
   bool paused; /* at max-connections: listeners closed until one ends */
+  /* accept failed (out of file descriptors, say): listeners closed until
+   * accept_timer fires, so that the loop does not spin on the error. */
+  bool accept_paused;
+  bool accept_failing; /* the current run of failures has been logged */
+  uv_timer_t accept_timer;
+  unsigned trim_peak; /* most connections open since memory was trimmed */
 
   char rbuf[WORKER_RBUF_SIZE];
   /* HTTP mode: decrypted client bytes on their way through the request
@@ -170,5 +176,12 @@ void worker_join(struct worker *w);
  * one has been freed (resumes, ends a drain, frees a retired worker_gen). */
 struct worker_gen *worker_conn_opened(struct worker *w);
 void worker_conn_closed(struct worker *w, struct worker_gen *wg);
+
+/* A listener's accept callback got an error (status < 0), typically
+ * UV_EMFILE: libuv would call it again at once for as long as the error
+ * lasts, so the worker stops accepting for a moment and retries (new
+ * connections wait in the backlog meanwhile). Logs once per run of
+ * failures. */
+void worker_accept_failed(struct worker *w, int status);
 
 #endif

@@ -13,7 +13,11 @@
  * decrypts. L is mixed in so that instances configured with different
  * lifetimes never share a key, rather than agreeing in some epochs only.
  * No cross-thread traffic is needed: a tick per loop installs the keys of
- * the new epoch (tls_ticket_tick).
+ * the new epoch (tls_ticket_tick), and a loop whose tick is still to come
+ * catches up when it writes or parses a ticket. So every loop of every
+ * instance switches keys at the boundary itself, whatever the phase of its
+ * timer, and a ticket issued just after a boundary never meets a loop
+ * without its key.
  *
  * A ticket issued in epoch e lives L seconds, so it expires during epoch
  * e+1, while key(e) is still installed: every ticket is accepted for its
@@ -237,11 +241,23 @@ static int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Install the keys of the epoch NOW_MS is in, if the loop is behind it.
+ * The tick timer alone is not enough: it fires up to a second after a
+ * boundary, at a phase of its own in each loop and instance. Forward only:
+ * a clock that stepped back is tls_ticket_tick()'s to follow. A failure
+ * keeps the keys there are, as there. */
+static void catch_up(struct tls_ctx *ctx, int64_t now_ms) {
+  uint64_t epoch = (uint64_t)now_ms / 1000 / ctx->ticket_lifetime_s;
+
+  if (epoch > ctx->epoch)
+    (void)install_pair(ctx, epoch);
+}
+
 int tls_ticket_write(void *p, const mbedtls_ssl_session *session,
                      unsigned char *start, const unsigned char *end,
                      size_t *tlen, uint32_t *lifetime) {
   struct tls_ctx *ctx = p;
-  struct tls_ticket_key *k = &ctx->keys[ctx->epoch & 1];
+  struct tls_ticket_key *k;
   unsigned char *iv = start + TLS_TICKET_NAME_LEN;
   unsigned char *len_p = iv + TICKET_IV_LEN;
   unsigned char *clear = start + TICKET_AAD_LEN;
@@ -249,6 +265,8 @@ int tls_ticket_write(void *p, const mbedtls_ssl_session *session,
   size_t room, state_len, clear_len;
   int ret;
 
+  catch_up(ctx, (int64_t)now);
+  k = &ctx->keys[ctx->epoch & 1];
   *tlen = 0;
   if (end < start ||
       (size_t)(end - start) < TICKET_AAD_LEN + TICKET_HEAD_LEN + TICKET_TAG_LEN)
@@ -290,7 +308,7 @@ int tls_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
   unsigned char *clear = buf + TICKET_AAD_LEN;
   size_t clear_len;
   uint64_t created = 0;
-  int64_t age;
+  int64_t now = wall_ms(), age;
   int ret;
 
   if (len < TICKET_AAD_LEN + TICKET_HEAD_LEN + TICKET_TAG_LEN)
@@ -299,6 +317,7 @@ int tls_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
   if (len != TICKET_AAD_LEN + clear_len + TICKET_TAG_LEN ||
       clear_len < TICKET_HEAD_LEN)
     return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+  catch_up(ctx, now);
   for (int i = 0; i < 2; i++)
     if (ctx->keys[i].set &&
         memcmp(ctx->keys[i].name, buf, TLS_TICKET_NAME_LEN) == 0)
@@ -315,7 +334,7 @@ int tls_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
     return MBEDTLS_ERR_SSL_INVALID_MAC;
   for (int i = 0; i < 8; i++)
     created = created << 8 | clear[i];
-  age = wall_ms() - (int64_t)created;
+  age = now - (int64_t)created;
   if (age < -TICKET_SKEW_MS || age > (int64_t)ctx->ticket_lifetime_s * 1000)
     return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
   if (age < 0)

@@ -3,9 +3,14 @@
 #  - SIGTERM during a slow 16 MiB download: tlsterm stops accepting at once,
 #    the download still completes with the right SHA-256, then tlsterm exits
 #    0 within --drain-timeout;
-#  - with --drain-timeout 1s, a stuck idle connection does not hold the exit
-#    back: exit 0 within about 2 s;
-#  - SIGINT is handled like SIGTERM.
+#  - with --drain-timeout 1s, a stuck connection (handshake done, no
+#    request) does not hold the exit back: exit 0 in about 1 s;
+#  - SIGINT is handled like SIGTERM;
+#  - keep-alive connections end at their next request boundary, not at the
+#    drain timeout: an idle one is closed (close_notify) at once, one with a
+#    response in flight gets all of it and is then closed, one that has
+#    answered nothing yet answers the request it gets after the signal, then
+#    closes; tlsterm exits long before --drain-timeout 20s.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -99,7 +104,8 @@ wait_exit "$TLSTERM_PID" 5 || fail "tlsterm still running 5 s after its last con
 [ $((SECONDS - t_term)) -lt 30 ] || fail "tlsterm took $((SECONDS - t_term)) s to drain"
 pass "exit 0 after drain ($((SECONDS - t_term)) s)"
 
-# 2. --drain-timeout 1s with a stuck idle connection: exit 0 in about 1 s.
+# 2. --drain-timeout 1s with a stuck connection: exit 0 in about 1 s. It has
+# sent no request, so draining waits for one (see 4) until the timeout.
 port=$(free_port)
 start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$BACKEND_PORT" "${certs[@]}" \
   --workers 2 --drain-timeout 1s --idle-timeout 60s
@@ -108,8 +114,6 @@ import socket, ssl, sys, time
 port, ca, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(cafile=ca)
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="localhost")
-s.sendall(b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
-s.recv(4096)
 open(ready, "w").write("ready\n")
 s.settimeout(30)
 try:
@@ -138,3 +142,123 @@ kill -INT "$TLSTERM_PID"
 wait_exit "$TLSTERM_PID" 5 || fail "tlsterm still running 5 s after SIGINT"
 [ "$EXIT_STATUS" = 0 ] || fail "tlsterm exited $EXIT_STATUS on SIGINT, want 0"
 pass "SIGINT: exit 0"
+
+# 4. Keep-alive connections end between requests.
+# ka.py MODE PORT CA READY GO: one keep-alive connection; READY is written
+# once it is in place for the signal, and the client then waits (at most
+# 10 s) for the file GO before its next step. Prints one result line.
+#   idle:  GET /hello, READY; then wait for the server to close.
+#   busy:  GET /hello, then GET /slow/200000?ms=2500, READY at its first
+#          byte; read it whole (prints its SHA-256), then GET /hello again,
+#          which must meet a closed connection (no byte of a response).
+#   fresh: handshake, READY, wait for GO; GET /hello; then wait for the
+#          server to close.
+cat >"$T/ka.py" <<'PY'
+import hashlib, os, socket, ssl, sys, time
+mode, port, ca, ready, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                    server_hostname="localhost")
+buf = b""
+
+def response(on_first_byte=None):
+    """One response with a Content-Length; None if the connection closed
+    before its first byte."""
+    global buf
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            if buf:
+                sys.exit("closed in a response head: %r" % buf)
+            return None
+        buf += d
+        if on_first_byte:
+            on_first_byte()
+            on_first_byte = None
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(buf) < n:
+        d = s.recv(65536)
+        if not d:
+            sys.exit("closed after %d of %d body bytes" % (len(buf), n))
+        buf += d
+    body, buf = buf[:n], buf[n:]
+    return body
+
+def get(path):
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path)
+    return response()
+
+def mark_ready():
+    open(ready, "w").write("ready\n")
+
+def wait_go():
+    for _ in range(200):
+        if os.path.exists(go):
+            return
+        time.sleep(0.05)
+    sys.exit("no go")
+
+def closed_by_server():
+    try:
+        return s.recv(1) == b""   # close_notify: the ssl module returns b""
+    except ssl.SSLEOFError:
+        return True
+    except (socket.timeout, TimeoutError):
+        return False
+
+if mode == "idle":
+    assert get(b"/hello") == b"hello from backend\n"
+    mark_ready()
+    print("idle: closed by the server" if closed_by_server() else "idle: still open after 10 s")
+elif mode == "busy":
+    assert get(b"/hello") == b"hello from backend\n"
+    s.sendall(b"GET /slow/200000?ms=2500 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    body = response(on_first_byte=mark_ready)
+    wait_go()
+    try:
+        again = get(b"/hello")
+    except (ssl.SSLEOFError, ConnectionError):
+        again = None
+    print("busy: %d bytes sha256=%s; next request: %s" % (
+        len(body), hashlib.sha256(body).hexdigest(),
+        "closed, no response" if again is None else "answered"))
+elif mode == "fresh":
+    mark_ready()
+    wait_go()
+    ok = get(b"/hello") == b"hello from backend\n"
+    print("fresh: %s; then %s" % ("answered" if ok else "wrong answer",
+          "closed by the server" if closed_by_server() else "still open after 10 s"))
+PY
+port=$(free_port)
+start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$BACKEND_PORT" "${certs[@]}" \
+  --workers 2 --drain-timeout 20s --idle-timeout 60s
+ka=()
+for mode in idle busy fresh; do
+  "$PYTHON3" "$T/ka.py" "$mode" "$port" "$CERTS/ca.pem" "$T/$mode.ready" "$T/go" >"$T/$mode.out" 2>&1 &
+  ka+=($!)
+  track_pid "$!"
+done
+for mode in idle busy fresh; do
+  wait_file "$T/$mode.ready" 10 || fail "keep-alive client '$mode' not ready: $(cat "$T/$mode.out")"
+done
+t0=$(date +%s%N)
+kill -TERM "$TLSTERM_PID"
+sleep 0.3 # the workers have the signal: the go is for after it
+touch "$T/go"
+want=$("$PYTHON3" "$TOOLS/backend.py" --digest-bytes 200000)
+i=0
+for mode in idle busy fresh; do
+  wait_exit "${ka[$i]}" 15 || fail "keep-alive client '$mode' still running 15 s after SIGTERM"
+  [ "$EXIT_STATUS" = 0 ] || fail "keep-alive client '$mode' failed: $(cat "$T/$mode.out")"
+  i=$((i + 1))
+done
+[ "$(cat "$T/idle.out")" = "idle: closed by the server" ] || fail "$(cat "$T/idle.out")"
+[ "$(cat "$T/busy.out")" = "busy: 200000 bytes sha256=$want; next request: closed, no response" ] ||
+  fail "$(cat "$T/busy.out") (want sha256=$want)"
+[ "$(cat "$T/fresh.out")" = "fresh: answered; then closed by the server" ] || fail "$(cat "$T/fresh.out")"
+wait_exit "$TLSTERM_PID" 10 || fail "tlsterm still running 10 s after SIGTERM with only keep-alive connections"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$EXIT_STATUS" = 0 ] || fail "tlsterm exited $EXIT_STATUS, want 0"
+! grep -q 'drain timeout' "$TLSTERM_LOG" || fail "keep-alive connections held tlsterm until the drain timeout"
+pass "keep-alive at SIGTERM: idle closed at once, busy finished its response then closed, fresh answered then closed; exit 0 after $ms ms (--drain-timeout 20s)"

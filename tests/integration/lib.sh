@@ -41,26 +41,100 @@ _tlsterm_starts=0
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tlsterm-$TEST_NAME.XXXXXX")
 
+# --- sanitizer reports -------------------------------------------------------
+#
+# A tlsterm built with --enable-sanitizers prints its reports on stderr, which
+# the tests send to files in $T (start_tlsterm: $TLSTERM_LOG). Any report
+# fails the test that produced it: stop_tlsterm checks the log of the
+# tlsterm it stopped, and the cleanup trap checks every file in $T once every
+# process has exited. LeakSanitizer reports only when the process exits
+# normally (SIGTERM, drain, exit), so the cleanup trap gives a sanitized
+# tlsterm longer to exit before it resorts to SIGKILL.
+SAN_REPORT_RE='ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|WARNING: ThreadSanitizer|runtime error:|Sanitizer has encountered a fatal error'
+# SANITIZER: address (ASan, with or without UBSan), undefined, thread or
+# empty: what the binary under test was built with.
+SANITIZER=
+if grep -qa __asan_init "$TLSTERM" 2>/dev/null; then
+  SANITIZER=address
+elif grep -qa __tsan_init "$TLSTERM" 2>/dev/null; then
+  SANITIZER=thread
+elif grep -qa __ubsan_handle "$TLSTERM" 2>/dev/null; then
+  SANITIZER=undefined
+fi
+_san_shown=() # files whose reports are already on the test's stderr
+
+# _san_show FILE: print FILE's sanitizer reports (with their stacks) to
+# stderr, once per file; false if it has none.
+_san_show() {
+  local f=$1 s
+  grep -qaE "$SAN_REPORT_RE" "$f" 2>/dev/null || return 1
+  for s in "${_san_shown[@]}"; do
+    [ "$s" = "$f" ] && return 0
+  done
+  _san_shown+=("$f")
+  {
+    echo "--- sanitizer report in $f:"
+    grep -aE -B1 -A60 "$SAN_REPORT_RE" "$f" | head -n 200
+    echo "---"
+  } >&2
+}
+
+# san_check FILE...: fail the test if a FILE holds a sanitizer report,
+# printing the report.
+san_check() {
+  local f
+  for f in "$@"; do
+    if _san_show "$f"; then
+      fail "sanitizer report in $f"
+    fi
+  done
+}
+
+# san_memory_bound: call before start_tlsterm in a test that bounds how much
+# tlsterm's resident memory grows. ASan keeps freed blocks in a quarantine
+# (256 MiB by default) so that a later use of one is caught; while it
+# fills, RSS grows as if tlsterm were buffering. With the quarantine off,
+# RSS follows what tlsterm holds (slow_reader.sh: about 1 MiB of growth,
+# against 18 MiB with a 64 MiB quarantine). Overflows, leaks and uses of
+# freed memory not yet reused are still caught. No effect on other builds.
+san_memory_bound() {
+  [ "$SANITIZER" = address ] || return 0
+  ASAN_OPTIONS="${ASAN_OPTIONS:-} quarantine_size_mb=0"
+  export ASAN_OPTIONS
+}
+
 # --- exit paths ------------------------------------------------------------
 
 _cleanup() {
-  local status=$? pid i
+  local status=$? pid i f wait_tenths=30
   trap - EXIT ERR
   set +e
+  # A sanitized tlsterm runs the leak check at exit: give it time (bounded).
+  [ -z "$SANITIZER" ] || wait_tenths=150
   for pid in "${_pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null
   done
   for pid in "${_pids[@]}"; do
-    # Bounded: 3 s for a clean exit, then SIGKILL.
-    for ((i = 0; i < 30; i++)); do
+    # Bounded: 3 s (15 s for a sanitizer build) for a clean exit, then SIGKILL.
+    for ((i = 0; i < wait_tenths; i++)); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
+      [ "$pid" != "$TLSTERM_PID" ] || [ -z "$SANITIZER" ] ||
+        echo "# cleanup: tlsterm (pid $pid) still running $((wait_tenths / 10)) s after SIGTERM: killed, so no leak check" >&2
       kill -KILL "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null
   done
+  # Every process is gone: a sanitizer report anywhere in $T fails the test.
+  while IFS= read -r f; do
+    _san_show "$f"
+    if [ "$status" = 0 ] || [ "$status" = 77 ]; then
+      echo "FAIL: $TEST_NAME: sanitizer report in $f" >&2
+      status=1
+    fi
+  done < <(grep -rlaE -D skip "$SAN_REPORT_RE" "$T" 2>/dev/null)
   if [ "${KEEP_TMP:-0}" = 1 ]; then
     echo "# kept $T" >&2
   else
@@ -359,11 +433,13 @@ start_tlsterm() {
 }
 
 # stop_tlsterm [TIMEOUT_S]: SIGTERM the current tlsterm and wait (default
-# 10 s); sets EXIT_STATUS. Fails the test if it does not exit in time.
+# 10 s); sets EXIT_STATUS. Fails the test if it does not exit in time, or if
+# its log holds a sanitizer report (a leak report comes at this exit).
 stop_tlsterm() {
   kill -TERM "$TLSTERM_PID" 2>/dev/null || true
   wait_exit "$TLSTERM_PID" "${1:-10}" ||
     fail "tlsterm (pid $TLSTERM_PID) did not exit within ${1:-10} s of SIGTERM"
+  san_check "$TLSTERM_LOG"
 }
 
 # assert_alive: the current tlsterm is still running.

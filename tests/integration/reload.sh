@@ -17,7 +17,7 @@
 #  - /metrics counts reloads by outcome and shows the generation in use.
 #  - SIGHUP during a drain is ignored with one line.
 #  - 100 reloads under load: RSS ends within 5% of where it started
-#    (RELOAD_CHECK_RSS=0 skips the bound, for sanitizer builds).
+#    (not under ASan or TSan, see below; RELOAD_CHECK_RSS=0 skips it).
 #
 # Tunables: RELOAD_STORM_SECONDS (12), RELOAD_CHECK_RSS (1).
 set -euo pipefail
@@ -345,22 +345,36 @@ wait_exit "$loader" 60 || fail "load did not stop"
 rss1=$(settle)
 [ ! -s "$T/load.err" ] || fail "requests failed during 100 reloads: $(head -n 5 "$T/load.err")"
 echo "reload: RSS ${rss0} KiB before, ${rss1} KiB after 100 reloads under load"
-# Sanitizer builds keep freed memory in quarantine and shadow: no bound.
-if [ "${RELOAD_CHECK_RSS:-1}" = 1 ]; then
+# Under ASan and TSan, RSS measures the sanitizer's runtime more than
+# tlsterm: with tlsterm's live heap flat (about 530 KiB by ASan's own
+# count), ASan's allocator regions and shadow grow by about 1 MiB per 50
+# reloads even with its quarantine off, and TSan's shadow grows with use.
+# There the leak check at exit stands in for this bound (LeakSanitizer
+# reports anything a reload lost); the normal build enforces it.
+check_rss=${RELOAD_CHECK_RSS:-1}
+case $SANITIZER in address | thread) check_rss=0 ;; esac
+if [ "$check_rss" = 1 ]; then
   [ "$rss1" -le $((rss0 + rss0 / 20)) ] ||
     fail "RSS grew from $rss0 KiB to $rss1 KiB over 100 reloads (more than 5%)"
+  pass "100 reloads under load: RSS $rss0 -> $rss1 KiB (within 5%)"
+else
+  pass "100 reloads under load: RSS $rss0 -> $rss1 KiB (not bounded here)"
 fi
-pass "100 reloads under load: RSS $rss0 -> $rss1 KiB"
 
 # --- SIGHUP during a drain -------------------------------------------------------
 
-# A connection held open keeps the drain going; a SIGHUP then is ignored
-# with one line, the held connection is still served, and tlsterm exits 0.
-rm -f "$T"/held13.*
-"$PYTHON3" "$T/hold.py" "$port2" "$T/held13" "$CERTS/ca.pem" noresume >"$T/held13.out" 2>&1 &
+# A request in flight keeps the drain going (an idle keep-alive connection
+# would be closed at once); a SIGHUP then is ignored with one line, the
+# request completes, and tlsterm exits 0.
+tcurl "$port2" "/slow/100000?ms=3000" -o "$T/drain.body" -w '%{http_code}' \
+  >"$T/drain.code" 2>"$T/drain.err" &
 held=$!
 track_pid "$held"
-wait_file "$T/held13.ready" 10 || fail "held connection: $(cat "$T/held13.out")"
+for ((i = 0; i < 100; i++)); do
+  [ -s "$T/drain.body" ] && break
+  sleep 0.05
+done
+[ -s "$T/drain.body" ] || fail "the slow request got no byte within 5 s: $(cat "$T/drain.err")"
 kill -TERM "$pid"
 for ((i = 0; i < 100; i++)); do
   grep -q 'no longer accepting, draining' "$TLSTERM_LOG" && break
@@ -373,13 +387,14 @@ for ((i = 0; i < 100; i++)); do
 done
 grep -q 'level=warn msg="reload ignored: draining"' "$TLSTERM_LOG" ||
   fail "no 'reload ignored: draining' line for a SIGHUP during the drain"
-touch "$T/held13.go"
-wait_exit "$held" 20 || fail "the connection held through the drain did not finish"
-grep -q 'second_ok=1 resumed=-$' "$T/held13.out" ||
-  fail "the connection held through the drain: $(cat "$T/held13.out")"
+wait_exit "$held" 20 || fail "the request in flight through the drain did not finish"
+if [ "$EXIT_STATUS" != 0 ] || [ "$(cat "$T/drain.code")" != 200 ] ||
+  [ "$(stat -c %s "$T/drain.body")" != 100000 ]; then
+  fail "the request in flight through the drain: status $(cat "$T/drain.code"), $(stat -c %s "$T/drain.body") of 100000 bytes, $(cat "$T/drain.err")"
+fi
 wait_exit "$pid" 10 || fail "tlsterm did not exit after the drain"
 [ "$EXIT_STATUS" = 0 ] || fail "tlsterm exited with $EXIT_STATUS after SIGTERM"
-pass "SIGHUP during a drain: ignored with one line; the held connection is served; exit 0"
+pass "SIGHUP during a drain: ignored with one line; the request in flight completes; exit 0"
 if grep -Eq 'WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$TLSTERM_LOG"; then
   grep -E -A40 'WARNING: ThreadSanitizer|ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$TLSTERM_LOG" | head -n 120 >&2
   fail "sanitizer report in the tlsterm log"

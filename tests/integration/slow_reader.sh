@@ -14,6 +14,7 @@ gen_certs
 start_backend --listen 127.0.0.1:0
 port=$(free_port)
 mapfile -t certs < <(cert_args)
+san_memory_bound # ASan: no quarantine, so RSS follows what tlsterm holds
 start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$BACKEND_PORT" "${certs[@]}" \
   --workers 2 --drain-timeout 2s
 

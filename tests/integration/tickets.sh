@@ -6,7 +6,9 @@
 # short stops start-up with exit 2 naming the flag; a group-readable file
 # only warns; and with --ticket-lifetime 2s, tickets resume across epoch
 # boundaries, and (TLS 1.3) reconnecting every 0.5 s for about 5 s across
-# two instances resumes every time, through the rotations.
+# two instances resumes every time, through the rotations, as does a fresh
+# ticket handed at once to an instance whose rotation timer fires 0.5 s
+# later.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -102,6 +104,22 @@ elif cmd == "rotate":  # rotate SECONDS INTERVAL PORT...: resume every time
                      % (n, port, seconds - (deadline - time.monotonic())))
         sess = new
     print(n)
+elif cmd == "pairs":  # pairs SECONDS PORT_A PORT_B: fresh ticket, other side
+    # Every 0.1 s: a full handshake on one instance, its ticket offered at
+    # once to the other; both directions. Each must resume.
+    seconds, ports = float(sys.argv[4]), [int(sys.argv[5]), int(sys.argv[6])]
+    deadline, n = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline and n < 200:
+        for a, b in ((ports[0], ports[1]), (ports[1], ports[0])):
+            sess, _ = connect(a)
+            issued = time.time()
+            _, reused = connect(b, sess)
+            n += 1
+            if not reused:
+                sys.exit("ticket from port %d (issued %.2f s into a 2 s epoch) "
+                         "not resumed on port %d" % (a, issued % 2, b))
+        time.sleep(0.1)
+    print(n)
 elif cmd == "boundary":  # boundary COUNT LIFETIME PORT_A PORT_B
     # A full handshake 0.25 s before an epoch boundary (epoch =
     # floor(unix time / lifetime)), its ticket offered 0.25 s after it to
@@ -159,6 +177,22 @@ done
 n=$(client rotate 1.3 5 0.5 "$port_f1" "$port_f2") || fail "TLS 1.3, 2 s lifetime: $n"
 [ "$n" -ge 8 ] || fail "TLS 1.3, 2 s lifetime: only $n reconnects"
 pass "TLS 1.3, --ticket-lifetime 2s: $n of $n reconnects over ~5 s resumed"
+
+# Keys rotate on the wall clock, in every loop of every instance alike: a
+# ticket issued just after an epoch boundary resumes at once on another
+# instance, however their timers are phased. These two start half a second
+# apart (mod 1 s), so the rotation timers of one fire about 0.5 s after
+# the other's; a fresh ticket goes from one to the other every 0.1 s for
+# two epochs, both ways.
+now_ms() { date +%s%3N; }
+t0=$(now_ms)
+instance "$T/one.b64" --ticket-lifetime 2s
+port_g1=$PORT
+sleep "$(printf '0.%03d' $(((1500 - ($(now_ms) - t0) % 1000) % 1000)))"
+instance "$T/one.b64" --ticket-lifetime 2s
+port_g2=$PORT
+n=$(client pairs 1.3 4.5 "$port_g1" "$port_g2") || fail "TLS 1.3, instances rotating 0.5 s apart: $n"
+pass "TLS 1.3, --ticket-lifetime 2s, instances started 0.5 s apart: $n fresh tickets resumed at once on the other"
 
 # A 2 s lifetime instance does not take a 6 h instance's tickets (the
 # lifetime is part of the key derivation).

@@ -2,11 +2,12 @@
 """backend.py: the plain HTTP/1.1 backend the integration tests put behind
 tlsterm. Python 3 standard library only.
 
-  backend.py --listen 127.0.0.1:PORT [--port-file F] [--docroot DIR]
+  backend.py --listen 127.0.0.1:PORT [--port-file F] [--docroot DIR] [--reuse-port]
   backend.py --unix PATH [--docroot DIR]
   backend.py --digest-bytes N      print the SHA-256 of GET /bytes/N and exit
 
-Endpoints (HTTP/1.1, keep-alive, every response has a Content-Length):
+Endpoints (HTTP/1.1, keep-alive; every response has a Content-Length but
+/stream?chunked=1 and /hang):
   GET  /...            a file under --docroot ("/" is /index.html)
   GET  /bytes/N        N deterministic pseudo-random bytes (SHAKE-128 stream
                        in 64 KiB blocks, so any offset is reproducible and no
@@ -16,17 +17,30 @@ Endpoints (HTTP/1.1, keep-alive, every response has a Content-Length):
   POST /sha256         reads the body (Content-Length or chunked) and answers
                        the hex SHA-256 of it, followed by a newline
   GET  /hello          "hello from backend\\n"
+  GET  /stream/N?ms=M&delay=D&chunked=1
+                       the /bytes/N stream for end-to-end checks: after D ms
+                       (default 0) the head, then the body paced over about
+                       M ms (default 0: at once); Content-Length with an
+                       X-Content-SHA256 header, or with chunked=1 chunked
+                       encoding with the digest in an X-Content-SHA256
+                       trailer. X-Backend-Pid names the process answering.
+  GET  /hang?ms=M      reads the request and never answers: closes after M
+                       ms (default 30000) or as soon as the peer closes
 
 Port 0 binds a free port; --port-file then receives the bound port, written
 atomically after listen(2), so a test that sees the file can connect at once.
+--reuse-port sets SO_REUSEPORT, so that several backend processes share one
+port (the kernel spreads connections over them).
 Quiet: nothing is printed for requests; only unexpected errors go to stderr.
 """
 
 import argparse
+import functools
 import hashlib
 import http.server
 import mimetypes
 import os
+import select
 import socket
 import socketserver
 import sys
@@ -52,6 +66,7 @@ def byte_stream(total):
         i += 1
 
 
+@functools.lru_cache(maxsize=64)
 def digest_bytes(total):
     h = hashlib.sha256()
     for chunk in byte_stream(total):
@@ -110,7 +125,69 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.flush()
                     time.sleep(pace)
             return None
+        if path.startswith("/stream/"):
+            return self.stream(url)
+        if path == "/hang":
+            return self.hang(url)
         return self.serve_file(path)
+
+    def stream(self, url):
+        """/stream/N: the /bytes/N body with its SHA-256 sent alongside."""
+        try:
+            total = int(url.path.split("/", 2)[2])
+        except ValueError:
+            return self.reply(400, b"bad size\n")
+        if not 0 <= total <= MAX_BYTES:
+            return self.reply(400, b"bad size\n")
+        query = urllib.parse.parse_qs(url.query)
+        ms = int(query.get("ms", ["0"])[0])
+        delay = int(query.get("delay", ["0"])[0])
+        chunked = query.get("chunked", ["0"])[0] == "1"
+        if delay:
+            time.sleep(delay / 1000.0)
+        pace = ms / 1000.0 / max(1, (total + BLOCK - 1) // BLOCK)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("X-Backend-Pid", str(os.getpid()))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Content-SHA256")
+        else:
+            self.send_header("Content-Length", str(total))
+            self.send_header("X-Content-SHA256", digest_bytes(total))
+        self.end_headers()
+        if self.command == "HEAD":
+            return None
+        h = hashlib.sha256()
+        for chunk in byte_stream(total):
+            if chunked:
+                h.update(chunk)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            else:
+                self.wfile.write(chunk)
+            if pace:
+                self.wfile.flush()
+                time.sleep(pace)
+        if chunked:
+            self.wfile.write(b"0\r\nX-Content-SHA256: %s\r\n\r\n" % h.hexdigest().encode())
+        return None
+
+    def hang(self, url):
+        """Never answer; hold the connection until the peer closes it or
+        the time is up, then close without a byte."""
+        query = urllib.parse.parse_qs(url.query)
+        deadline = time.monotonic() + int(query.get("ms", ["30000"])[0]) / 1000.0
+        self.close_connection = True
+        sock = self.connection
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([sock], [], [], 0.1)
+            if ready:
+                try:
+                    if not sock.recv(65536):
+                        return None  # the peer closed
+                except OSError:
+                    return None
+        return None
 
     def serve_file(self, path):
         if self.docroot is None:
@@ -188,8 +265,11 @@ class QuietErrors:
 
 class TCPServer(QuietErrors, http.server.ThreadingHTTPServer):
     allow_reuse_address = True
+    reuse_port = False
 
     def server_bind(self):
+        if self.reuse_port:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # Skip HTTPServer's getfqdn() lookup: it can be slow and we only
         # ever listen on loopback.
         socketserver.TCPServer.server_bind(self)
@@ -228,6 +308,8 @@ def main():
                        help="print the SHA-256 of GET /bytes/N and exit")
     ap.add_argument("--docroot", metavar="DIR")
     ap.add_argument("--port-file", metavar="F")
+    ap.add_argument("--reuse-port", action="store_true",
+                    help="SO_REUSEPORT: share the port with other backends")
     args = ap.parse_args()
 
     if args.digest_bytes is not None:
@@ -246,6 +328,7 @@ def main():
     else:
         host, port = args.listen
         cls = TCP6Server if ":" in host else TCPServer
+        cls.reuse_port = args.reuse_port
         server = cls((host, port), TCPNoDelayHandler)
         port = server.server_address[1]
     if args.port_file:

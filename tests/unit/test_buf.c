@@ -200,6 +200,26 @@ START_TEST(test_release_if_empty) {
 }
 END_TEST
 
+/* A buffer without storage (new, released, cleaned up) is read by the
+ * relay on every pass: its data and tail must be NULL without computing
+ * NULL + 0, which is undefined (a clang UBSan build, --enable-sanitizers=
+ * address,undefined or --enable-fuzzing, stops on it). */
+START_TEST(test_empty_data_is_null) {
+  struct buf b;
+
+  buf_init(&b, 64);
+  ck_assert_ptr_null(buf_data(&b));
+  ck_assert_ptr_null(buf_tail(&b));
+  ck_assert_int_eq(buf_append(&b, "ab", 2), 0);
+  ck_assert_ptr_eq(buf_tail(&b), buf_data(&b) + 2);
+  buf_consume(&b, 2);
+  buf_release_if_empty(&b);
+  ck_assert_ptr_null(buf_data(&b));
+  buf_cleanup(&b);
+  ck_assert_ptr_null(buf_tail(&b));
+}
+END_TEST
+
 START_TEST(test_cleanup_reusable) {
   struct buf b;
 
@@ -229,6 +249,7 @@ Suite *buf_suite(void) {
   tcase_add_test(tc, test_swap);
   tcase_add_test(tc, test_release_if_empty);
   tcase_add_test(tc, test_cleanup_reusable);
+  tcase_add_test(tc, test_empty_data_is_null);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -596,6 +596,28 @@ START_TEST(test_tick) {
 }
 END_TEST
 
+/* A loop whose tick for the new epoch has not come yet (its timer has a
+ * phase of its own) still resumes a ticket another loop issued under the
+ * new key: it catches up with the wall clock when it parses the ticket. */
+START_TEST(test_late_tick) {
+  int version = _i == 0 ? 12 : 13;
+  uint64_t e = TLS_TICKET_LIFETIME_DEFAULT_S, now = (uint64_t)time(NULL);
+  struct tls_store *st = store3();
+  struct tls_ctx *a = fixture_ctx(st, fixture_secret_a, now),
+                 *late = fixture_ctx(st, fixture_secret_a, now - e);
+  mbedtls_ssl_session sess;
+
+  ck_assert_uint_eq(late->epoch, now / e - 1);
+  ck_assert(!resumes(a, version, NULL, 0, &sess));
+  ck_assert(resumes(late, version, &sess, 0, NULL));
+  ck_assert_uint_eq(late->epoch, now / e);
+  mbedtls_ssl_session_free(&sess);
+  tls_ctx_free(a);
+  tls_ctx_free(late);
+  tls_store_free(st);
+}
+END_TEST
+
 START_TEST(test_derive) {
   uint8_t n1[TLS_TICKET_NAME_LEN], k1[TLS_TICKET_KEY_LEN];
   uint8_t n2[TLS_TICKET_NAME_LEN], k2[TLS_TICKET_KEY_LEN];
@@ -825,11 +847,13 @@ START_TEST(test_short_lifetime) {
 END_TEST
 
 /* A ticket older than its lifetime is refused even while its key is still
- * installed: 1 s lifetime, keys of the same epoch, a 2.2 s wait. */
+ * installed: 1 s lifetime, a 2.2 s wait. The keys are those of an epoch a
+ * minute ahead of the wall clock, which a loop never leaves for an older
+ * one by itself, so only the ticket's age can refuse it. */
 START_TEST(test_ticket_expires) {
   struct tls_store *st = store3();
-  uint64_t now = (uint64_t)time(NULL);
-  struct tls_ctx *a = ctx_with(st, fixture_secret_a, 32, 1, now);
+  uint64_t ahead = (uint64_t)time(NULL) + 60;
+  struct tls_ctx *a = ctx_with(st, fixture_secret_a, 32, 1, ahead);
   mbedtls_ssl_session sess;
   struct timespec ts = {.tv_sec = 2, .tv_nsec = 200000000};
 
@@ -837,8 +861,8 @@ START_TEST(test_ticket_expires) {
   ck_assert(!resumes(a, 12, NULL, 0, &sess));
   ck_assert(resumes(a, 12, &sess, 0, NULL));
   nanosleep(&ts, NULL);
-  tls_ctx_tick(a, now); /* pretend no rotation: the key is still there */
   ck_assert(!resumes(a, 12, &sess, 0, NULL));
+  ck_assert_uint_eq(a->epoch, ahead); /* the key is still there */
   mbedtls_ssl_session_free(&sess);
   tls_ctx_free(a);
   tls_store_free(st);
@@ -922,6 +946,7 @@ Suite *sess_suite(void) {
   tcase_add_loop_test(tc, test_resume_across_loops, 0, 2);
   tcase_add_loop_test(tc, test_resume_after_reload, 0, 2);
   tcase_add_test(tc, test_tick);
+  tcase_add_loop_test(tc, test_late_tick, 0, 2);
   tcase_add_test(tc, test_derive);
   tcase_add_loop_test(tc, test_secret_load, 0,
                       sizeof secret_cases / sizeof secret_cases[0]);
