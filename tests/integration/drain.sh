@@ -235,12 +235,12 @@ start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$BACKEND_PORT" "${
   --workers 2 --drain-timeout 20s --idle-timeout 60s
 ka=()
 for mode in idle busy fresh; do
-  "$PYTHON3" "$T/ka.py" "$mode" "$port" "$CERTS/ca.pem" "$T/$mode.ready" "$T/go" >"$T/$mode.out" 2>&1 &
+  "$PYTHON3" "$T/ka.py" "$mode" "$port" "$CERTS/ca.pem" "$T/ka-$mode.ready" "$T/go" >"$T/$mode.out" 2>&1 &
   ka+=($!)
   track_pid "$!"
 done
 for mode in idle busy fresh; do
-  wait_file "$T/$mode.ready" 10 || fail "keep-alive client '$mode' not ready: $(cat "$T/$mode.out")"
+  wait_file "$T/ka-$mode.ready" 10 || fail "keep-alive client '$mode' not ready: $(cat "$T/$mode.out")"
 done
 t0=$(date +%s%N)
 kill -TERM "$TLSTERM_PID"
