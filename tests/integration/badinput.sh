@@ -43,40 +43,20 @@ mapfile -t certs < <(cert_args)
 start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$BACKEND_PORT" "${certs[@]}" \
   --workers 2 --handshake-timeout "${hs_timeout}s" --drain-timeout 2s --log-level info
 
-FLOOD=$TOOLS/flood.py
 BAD=$TOOLS/badclient.py
 
 # Warm-up: 300 TLS connections open at once (fills both workers' session
 # pools), then closed; the baseline is taken after.
-rm -f "$T/w.ready" "$T/w.release"
-"$PYTHON3" "$FLOOD" idle --port "$port" --cafile "$CERTS/ca.pem" --conns 300 --inflight 32 \
-  --ready-file "$T/w.ready" --release-file "$T/w.release" --max-hold 30 >"$T/w.out" 2>&1 &
-wpid=$!
-track_pid "$wpid"
-wait_file "$T/w.ready" 60 || fail "warm-up connections not ready: $(cat "$T/w.out")"
-touch "$T/w.release"
-wait_exit "$wpid" 30 || fail "warm-up client did not finish"
-grep -q 'held=300 failed=0' "$T/w.out" || fail "warm-up: $(cat "$T/w.out")"
-sleep 0.5
+warm_up 300
 base=$(rss_kib "$TLSTERM_PID")
 pass "warm-up: 300 connections; baseline VmRSS $base KiB"
-
-probe_start() {
-  rm -f "$T/probe.stop"
-  "$PYTHON3" "$FLOOD" probe --port "$port" --cafile "$CERTS/ca.pem" --stop-file "$T/probe.stop" \
-    --max-seconds 120 --interval 0.1 --max-ms 5000 >"$T/probe.out" 2>&1 &
-  PROBE_PID=$!
-  track_pid "$PROBE_PID"
-}
 
 # after WHAT: the checks that follow every case: the probe's requests all
 # succeeded, tlsterm is alive and serves curl, and VmRSS is back within the
 # tolerance (waiting up to 10 s). Prints the figures.
 after() {
   local what=$1 i rss body
-  touch "$T/probe.stop"
-  wait_exit "$PROBE_PID" 20 || fail "$what: probe client did not stop"
-  [ "$EXIT_STATUS" = 0 ] || fail "$what: normal clients failed meanwhile: $(cat "$T/probe.out")"
+  probe_stop "$what"
   assert_alive
   body=$(tcurl "$port" /hello) || fail "$what: a curl request afterwards failed"
   [ "$body" = "hello from backend" ] || fail "$what: wrong body afterwards: $body"
@@ -88,7 +68,7 @@ after() {
   if [ "$rss" -gt $((base + tol_kib)) ] && [ -z "$SANITIZER" ]; then
     fail "$what: VmRSS $rss KiB, baseline $base KiB (tolerance $tol_kib KiB)"
   fi
-  echo "# $what: $(cat "$T/probe.out"); curl ok; VmRSS $rss KiB (baseline $base)"
+  echo "# $what: $PROBE; curl ok; VmRSS $rss KiB (baseline $base)"
 }
 
 # bad CASE: run badclient.py CASE alongside the probe; its "ok" lines are
@@ -147,39 +127,35 @@ SNI=$(printf 'l%.0s' $(seq 255)) sc_request -tls1_3 ||
 pass "openssl s_client -servername with one 255-byte label: handshake (default certificate) and request succeed"
 after "s_client long SNI"
 
+# sc_command KEY OUT ARGS...: openssl s_client makes a keep-alive request,
+# then a second later is told KEY; $T/OUT gets everything it printed. True
+# if the request succeeded.
+sc_command() {
+  local key=$1 out=$2
+  shift 2
+  (
+    printf 'GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n'
+    sleep 1
+    printf '%s\n' "$key"
+    sleep 1.5
+  ) | sclient "$port" "$@" -servername localhost >"$T/$out" || true
+  grep -q '^hello from backend' "$T/$out"
+}
+
 # TLS 1.2 renegotiation: s_client's "R" asks for it after a request; the
 # server refuses (no_renegotiation) and the client gives up. Then "k", a
 # TLS 1.3 KeyUpdate, which mbedTLS 3.6 takes as an unexpected message.
 probe_start
-(
-  printf 'GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n'
-  sleep 1
-  printf 'R\n'
-  sleep 1.5
-) | sclient "$port" -tls1_2 -servername localhost >"$T/reneg.out" || true
-grep -q '^hello from backend' "$T/reneg.out" || fail "renegotiation: the first request failed: $(tail -n 20 "$T/reneg.out")"
+sc_command R reneg.out -tls1_2 || fail "renegotiation: the first request failed: $(tail -n 20 "$T/reneg.out")"
 grep -q '^RENEGOTIATING' "$T/reneg.out" || fail "renegotiation: s_client did not try: $(tail -n 20 "$T/reneg.out")"
 grep -q 'no renegotiation' "$T/reneg.out" ||
   fail "renegotiation was not refused with no_renegotiation: $(tail -n 20 "$T/reneg.out")"
-for ((i = 0; i < 40; i++)); do
-  grep -q 'msg="TLS error: read: client sent a fatal alert' "$TLSTERM_LOG" && break
-  sleep 0.05
-done
+wait_log_line 'msg="TLS error: read: client sent a fatal alert' 40 || true
 pass "TLS 1.2 renegotiation (s_client R): refused, $(grep -m1 -o '[^:]*:no renegotiation' "$T/reneg.out");" \
   "log: $(grep -m1 -o 'msg="TLS error: read: client sent a fatal alert[^"]*"' "$TLSTERM_LOG" || echo none)"
-(
-  printf 'GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n'
-  sleep 1
-  printf 'k\n'
-  sleep 1.5
-) | sclient "$port" -tls1_3 -servername localhost >"$T/ku.out" || true
-grep -q '^hello from backend' "$T/ku.out" || fail "KeyUpdate: the first request failed: $(tail -n 20 "$T/ku.out")"
+sc_command k ku.out -tls1_3 || fail "KeyUpdate: the first request failed: $(tail -n 20 "$T/ku.out")"
 grep -q '^KEYUPDATE' "$T/ku.out" || fail "KeyUpdate: s_client did not send it: $(tail -n 20 "$T/ku.out")"
-for ((i = 0; i < 40; i++)); do
-  grep -q 'msg="TLS error: read: unexpected message' "$TLSTERM_LOG" && break
-  sleep 0.05
-done
-grep -q 'msg="TLS error: read: unexpected message' "$TLSTERM_LOG" ||
+wait_log_line 'msg="TLS error: read: unexpected message' 40 ||
   fail "KeyUpdate: no 'unexpected message' in the log (has mbedTLS learnt KeyUpdate? update the docs)"
 pass "TLS 1.3 KeyUpdate (s_client k): that connection is closed ('unexpected message', the documented limit)"
 after "renegotiation and KeyUpdate"

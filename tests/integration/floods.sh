@@ -115,41 +115,14 @@ rss_back() {
   fail "$what: VmRSS $RSS_AFTER KiB 10 s after the flood, baseline $base KiB (tolerance $tol_kib KiB)"
 }
 
-# probe_start / probe_stop: normal clients (a new TLS connection and a
-# request every 100 ms) during a flood; every request must succeed within
-# 5 s. probe_stop prints the probe's summary line into PROBE.
-probe_start() {
-  rm -f "$T/probe.stop"
-  "$PYTHON3" "$FLOOD" probe --port "$port" --cafile "$CERTS/ca.pem" --stop-file "$T/probe.stop" \
-    --max-seconds 240 --interval 0.1 --max-ms 5000 >"$T/probe.out" 2>&1 &
-  PROBE_PID=$!
-  track_pid "$PROBE_PID"
-}
-probe_stop() {
-  touch "$T/probe.stop"
-  wait_exit "$PROBE_PID" 20 || fail "probe client did not stop"
-  PROBE=$(cat "$T/probe.out")
-  [ "$EXIT_STATUS" = 0 ] || fail "$1: normal clients failed during the flood: $PROBE"
-}
-
 # field LINE KEY: the value of KEY=... in LINE.
 field() { sed -En "s/(^|.*[ :])$2=([^ ]*).*/\2/p" <<<"$1"; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
 # Warm-up: 300 TLS connections open at once (fills both workers' session
 # pools and the allocator's caches), then closed. The baseline is taken
-# after. 32 handshakes at a time, so that none takes near the 3 s
-# --handshake-timeout even on a loaded machine.
-rm -f "$T/w.ready" "$T/w.release"
-"$PYTHON3" "$FLOOD" idle --port "$port" --cafile "$CERTS/ca.pem" --conns 300 --inflight 32 \
-  --ready-file "$T/w.ready" --release-file "$T/w.release" --max-hold 30 >"$T/w.out" 2>&1 &
-wpid=$!
-track_pid "$wpid"
-wait_file "$T/w.ready" 60 || fail "warm-up connections not ready: $(cat "$T/w.out")"
-touch "$T/w.release"
-wait_exit "$wpid" 30 || fail "warm-up client did not finish"
-grep -q 'held=300 failed=0' "$T/w.out" || fail "warm-up: $(cat "$T/w.out")"
-sleep 0.5
+# after.
+warm_up 300
 body=$(tcurl "$port" /hello) || fail "request after the warm-up failed"
 [ "$body" = "hello from backend" ] || fail "wrong body after the warm-up: $body"
 base=$(rss_kib "$TLSTERM_PID")

@@ -34,7 +34,10 @@ mapfile -t certs < <(cert_args)
 # The python TLS client: `he.py CASE PORT [ARGS]` runs one case, prints one
 # result line, or "FAIL: ..." and exits 1.
 cat >"$T/he.py" <<'PY'
-import glob, hashlib, json, os, re, socket, ssl, sys, threading, time
+import hashlib, json, os, re, socket, ssl, sys, threading, time
+
+sys.path.insert(0, os.environ["HE_TOOLS"])
+import tlsclient  # noqa: E402
 
 CA = os.environ["HE_CA"]
 REC = os.environ["HE_REC"]
@@ -55,32 +58,10 @@ def check(cond, msg):
 
 
 def connect(port):
-    ctx = ssl.create_default_context(cafile=CA)
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+    return tlsclient.connect(port, CA)
 
 
-def read_to_close(s, limit=10.0):
-    """Everything until the connection ends: (bytes, how it ended) with
-    how = clean (close_notify), unclean (EOF without it), reset, open."""
-    data = b""
-    s.settimeout(0.25)
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            continue
-        except ssl.SSLEOFError:
-            return data, "unclean"
-        except ssl.SSLError as e:
-            return data, "ssl-error(%s)" % e.reason
-        except (ConnectionResetError, BrokenPipeError):
-            return data, "reset"
-        if not d:
-            return data, "clean"
-        data += d
-    return data, "open"
+read_to_close = tlsclient.read_to_close
 
 
 def split_response(data):
@@ -190,11 +171,7 @@ def head_of(size, target=b"/size"):
 
 
 def backend_saw(needle):
-    for f in glob.glob(os.path.join(REC, "conn-*.bin")):
-        with open(f, "rb") as fh:
-            if needle in fh.read():
-                return True
-    return False
+    return tlsclient.backend_saw(REC, needle)
 
 
 def ok_through(chunks, target, gap=0.05):
@@ -365,7 +342,7 @@ ARGS = sys.argv[3:]
 print(case(sys.argv[1]))
 PY
 
-export HE_CA=$CERTS/ca.pem HE_REC=$T/rec
+export HE_CA=$CERTS/ca.pem HE_REC=$T/rec HE_TOOLS=$TOOLS
 he() { "$PYTHON3" "$T/he.py" "$@"; }
 
 # E: a working backend, small limits, short timeouts, an access log file.
@@ -420,37 +397,22 @@ pass "backend down: $out"
 assert_alive
 stop_tlsterm 10
 
-# H: a backend whose connect hangs. A listener with backlog 0 that never
-# accepts, its queue filled: Linux then drops further SYNs, so a connect
-# neither succeeds nor fails. If this host answers anyway, skip the case.
-cat >"$T/blackhole.py" <<'PY'
-import os, socket, sys, time
-pf = sys.argv[1]
-lst = socket.socket()
-lst.bind(("127.0.0.1", 0))
-lst.listen(0)
-port = lst.getsockname()[1]
-fill, verdict = [], "no"
-for _ in range(8):
-    c = socket.socket()
-    c.settimeout(0.5)
-    try:
-        c.connect(("127.0.0.1", port))
-        fill.append(c)
-    except socket.timeout:
-        verdict = "hangs"
-        c.close()
-        break
-with open(pf + ".tmp", "w") as f:
-    f.write("%d %s\n" % (port, verdict))
-os.replace(pf + ".tmp", pf)
-time.sleep(60)
-PY
-"$PYTHON3" "$T/blackhole.py" "$T/blackhole.port" 2>>"$T/blackhole.log" &
-track_pid "$!"
-wait_file "$T/blackhole.port" 15 || hard_error "blackhole did not start: $(cat "$T/blackhole.log")"
-read -r bh_port bh_verdict <"$T/blackhole.port"
-if [ "$bh_verdict" = hangs ]; then
+# H: a backend whose connect hangs: faultload.py's blackhole, a listener
+# with backlog 0 that never accepts, its queue filled, so that Linux drops
+# further SYNs and a connect neither succeeds nor fails. If this host
+# accepts them anyway, the tool exits 1 and the case is skipped.
+"$PYTHON3" "$TOOLS/faultload.py" blackhole --port-file "$T/blackhole.port" 2>>"$T/blackhole.log" &
+bh_pid=$!
+track_pid "$bh_pid"
+bh_port=
+for ((i = 0; i < 300; i++)); do
+  [ -s "$T/blackhole.port" ] && read -r bh_port <"$T/blackhole.port" && break
+  kill -0 "$bh_pid" 2>/dev/null || break
+  sleep 0.05
+done
+[ -n "$bh_port" ] || ! kill -0 "$bh_pid" 2>/dev/null ||
+  hard_error "blackhole did not start: $(cat "$T/blackhole.log")"
+if [ -n "$bh_port" ]; then
   port=$(free_port)
   start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$bh_port" "${certs[@]}" \
     --workers 1 --drain-timeout 2s --backend-connect-timeout 1s

@@ -340,6 +340,17 @@ wait_file() {
   return 1
 }
 
+# wait_log_line REGEX TRIES: poll (every 50 ms, at most TRIES times) until
+# the current tlsterm log has a line matching REGEX (grep -E); false if none.
+wait_log_line() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    grep -Eq -- "$1" "$TLSTERM_LOG" && return 0
+    sleep 0.05
+  done
+  grep -Eq -- "$1" "$TLSTERM_LOG"
+}
+
 # --- certificates ------------------------------------------------------------
 
 # gen_certs: generate the test PKI into $CERTS (see tests/tools/gencerts.sh).
@@ -475,6 +486,43 @@ sclient() {
 # http_get PATH: an HTTP/1.1 request that asks the server to close after.
 http_get() {
   printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$1"
+}
+
+# probe_start [flood.py probe args...]: normal clients against tlsterm on
+# $port until probe_stop (a new TLS connection and GET /hello every 100 ms,
+# each within 5 s; at most 240 s); sets PROBE_PID.
+probe_start() {
+  rm -f "$T/probe.stop"
+  "$PYTHON3" "$TOOLS/flood.py" probe --port "$port" --cafile "$CERTS/ca.pem" --stop-file "$T/probe.stop" \
+    --max-seconds 240 --interval 0.1 --max-ms 5000 "$@" >"$T/probe.out" 2>&1 &
+  PROBE_PID=$!
+  track_pid "$PROBE_PID"
+}
+
+# probe_stop WHAT: stop the probe_start clients; fail, naming WHAT, unless
+# every request succeeded. Sets PROBE to their summary line.
+probe_stop() {
+  touch "$T/probe.stop"
+  wait_exit "$PROBE_PID" 20 || fail "$1: probe client did not stop"
+  PROBE=$(cat "$T/probe.out")
+  [ "$EXIT_STATUS" = 0 ] || fail "$1: normal clients failed meanwhile: $PROBE"
+}
+
+# warm_up N: N TLS connections to tlsterm on $port open at once (32
+# handshakes at a time, so that none nears a short --handshake-timeout),
+# one request on each, then all closed; fails unless all N held.
+warm_up() {
+  local wpid
+  rm -f "$T/w.ready" "$T/w.release"
+  "$PYTHON3" "$TOOLS/flood.py" idle --port "$port" --cafile "$CERTS/ca.pem" --conns "$1" --inflight 32 \
+    --ready-file "$T/w.ready" --release-file "$T/w.release" --max-hold 30 >"$T/w.out" 2>&1 &
+  wpid=$!
+  track_pid "$wpid"
+  wait_file "$T/w.ready" 60 || fail "warm-up connections not ready: $(cat "$T/w.out")"
+  touch "$T/w.release"
+  wait_exit "$wpid" 30 || fail "warm-up client did not finish"
+  grep -q "held=$1 failed=0" "$T/w.out" || fail "warm-up: $(cat "$T/w.out")"
+  sleep 0.5
 }
 
 # start_recorder: tests/tools/recorder.py on 127.0.0.1 (port 0), recording

@@ -31,10 +31,12 @@ gen_certs
 start_backend --listen 127.0.0.1:0
 start_recorder
 mapfile -t certs < <(cert_args)
-FLOOD=$TOOLS/flood.py
 
 cat >"$T/lim.py" <<'PY'
 import glob, hashlib, json, os, re, socket, ssl, sys, time
+
+sys.path.insert(0, os.environ["LIM_TOOLS"])
+import tlsclient  # noqa: E402
 
 CA = os.environ["LIM_CA"]
 REC = os.environ.get("LIM_REC", "")
@@ -51,30 +53,10 @@ def die(msg):
 
 
 def connect():
-    ctx = ssl.create_default_context(cafile=CA)
-    raw = socket.create_connection(("127.0.0.1", PORT), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+    return tlsclient.connect(PORT, CA)
 
 
-def read_to_close(s, limit=10.0):
-    data = b""
-    s.settimeout(0.25)
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            continue
-        except ssl.SSLEOFError:
-            return data, "unclean"
-        except ssl.SSLError as e:
-            return data, "ssl-error(%s)" % e.reason
-        except (ConnectionResetError, BrokenPipeError):
-            return data, "reset"
-        if not d:
-            return data, "clean"
-        data += d
-    return data, "open"
+read_to_close = tlsclient.read_to_close
 
 
 def responses(data):
@@ -155,12 +137,19 @@ def thirds(b):
     return [b[:n], b[n:2 * n], b[2 * n:]]
 
 
-def backend_saw(needle):
-    for f in glob.glob(os.path.join(REC, "conn-*.bin")):
-        with open(f, "rb") as fh:
-            if needle in fh.read():
-                return True
-    return False
+def no_answer(request, what, want):
+    """REQUEST goes out and nothing comes back within 1.5 s: it has been
+    forwarded (WANT says what is expected instead of an answer)."""
+    s = connect()
+    s.sendall(request)
+    s.settimeout(1.5)
+    try:
+        d = s.recv(4096)
+    except socket.timeout:
+        d = None
+    s.close()
+    if d is not None:
+        die("%s got an answer %r; want it %s" % (what, d[:100], want))
 
 
 def case(name):
@@ -210,29 +199,13 @@ def case(name):
         r = responses(data)
         if [x[0][:12] for x in r] != ["HTTP/1.1 200", "HTTP/1.1 400"] or el > 2.0:
             die("a good request, then a bad chunk size: got %r after %.1f s" % ([x[0] for x in r], el))
-        s = connect()
-        s.sendall(post(b"ffffffffffffffff", b"x" * 100))
-        s.settimeout(1.5)
-        try:
-            d = s.recv(4096)
-        except socket.timeout:
-            d = None
-        s.close()
-        if d is not None:
-            die("chunk size 2^64-1 got an answer %r; want it forwarded and waiting for the body" % d[:100])
+        no_answer(post(b"ffffffffffffffff", b"x" * 100), "chunk size 2^64-1",
+                  "forwarded and waiting for the body")
         return ("%s; chunk size 2^64-1 forwarded (no answer); 2^64 and 'zz': 400 at once (also after"
                 " a pipelined good request, answered first)" % zeros)
     if name == "content-length":
-        s = connect()
-        s.sendall(b"POST /sha256 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 18446744073709551615\r\n\r\nxx")
-        s.settimeout(1.5)
-        try:
-            d = s.recv(4096)
-        except socket.timeout:
-            d = None
-        s.close()
-        if d is not None:
-            die("Content-Length 2^64-1 got an answer %r; want it forwarded" % d[:100])
+        no_answer(b"POST /sha256 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 18446744073709551615\r\n\r\nxx",
+                  "Content-Length 2^64-1", "forwarded")
         expect_error(400, [b"POST /sha256 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 18446744073709551616\r\n\r\n"])
         return "Content-Length 2^64-1 forwarded (no answer), 2^64: 400"
     if name == "pipeline":
@@ -337,21 +310,7 @@ print(case(sys.argv[1]))
 PY
 
 lim() {
-  LIM_CA=$CERTS/ca.pem LIM_REC=$T/rec "$PYTHON3" "$T/lim.py" "$@"
-}
-
-probe_start() {
-  rm -f "$T/probe.stop"
-  "$PYTHON3" "$FLOOD" probe --port "$port" --cafile "$CERTS/ca.pem" --stop-file "$T/probe.stop" \
-    --max-seconds 120 --interval 0.1 --max-ms 5000 "$@" >"$T/probe.out" 2>&1 &
-  PROBE_PID=$!
-  track_pid "$PROBE_PID"
-}
-probe_stop() {
-  touch "$T/probe.stop"
-  wait_exit "$PROBE_PID" 20 || fail "probe client did not stop"
-  [ "$EXIT_STATUS" = 0 ] || fail "normal clients failed meanwhile: $(cat "$T/probe.out")"
-  echo "# alongside: $(cat "$T/probe.out")"
+  LIM_CA=$CERTS/ca.pem LIM_REC=$T/rec LIM_TOOLS=$TOOLS "$PYTHON3" "$T/lim.py" "$@"
 }
 
 # run CASE ARGS...: one lim.py case; its line is a pass.
@@ -380,7 +339,8 @@ for limit in default 1048576 1024; do
   run head-size "$size"
   # (The backend takes request lines up to 64 KiB only.)
   [ "$limit" = 1048576 ] || run request-line "$size"
-  probe_stop
+  probe_stop "--max-header-size $limit"
+  echo "# alongside: $PROBE"
   assert_alive
   stop_tlsterm 10
 done
@@ -397,6 +357,7 @@ run content-length
 run pipeline
 run request-timeout
 run accesslog "$T/access.log"
-probe_stop
+probe_stop "header lines, bodies, pipelining, timeout, access log"
+echo "# alongside: $PROBE"
 assert_alive
 stop_tlsterm 10

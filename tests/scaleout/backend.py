@@ -28,6 +28,10 @@ import threading
 import time
 import urllib.parse
 
+# tests/tools first: its backend.py, not this one, is the module "backend".
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from backend import run_server  # noqa: E402
+
 MAX_MS = 5000
 MAX_PAD = 1 << 20
 
@@ -105,17 +109,7 @@ def main():
     host, _, port = args.listen.rpartition(":")
     Handler.log_file = open(args.log, "a", encoding="utf-8")
     server = Server((host, int(port)), Handler)
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write("%d\n" % server.server_address[1])
-        os.replace(tmp, args.port_file)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_server(server, args.port_file)
     return 0
 
 

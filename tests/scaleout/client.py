@@ -543,6 +543,17 @@ def cmd_analyze(a):
 
 # --- HAProxy stats socket, plain HTTP --------------------------------------------
 
+def recv_to_eof(s, rounds):
+    """Everything S sends until it closes, in at most ROUNDS reads."""
+    data = b""
+    for _ in range(rounds):
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    return data
+
+
 def hap_servers(sock_path, backend, counters=False):
     """{server: status} of BACKEND, from HAProxy's stats socket; with
     COUNTERS the status is followed by the server's connection retries
@@ -551,12 +562,7 @@ def hap_servers(sock_path, backend, counters=False):
     s.settimeout(5)
     s.connect(sock_path)
     s.sendall(b"show stat\n")
-    data = b""
-    for _ in range(1000):
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
+    data = recv_to_eof(s, 1000)
     s.close()
     lines = data.decode().splitlines()
     cols = lines[0].lstrip("# ").split(",")
@@ -597,12 +603,7 @@ def cmd_http(a):
     with socket.create_connection((host, int(port)), timeout=5) as s:
         s.sendall(("GET /%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                    % (path, hostport)).encode())
-        data = b""
-        for _ in range(10000):
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
+        data = recv_to_eof(s, 10000)
     head, _, body = data.partition(b"\r\n\r\n")
     print(head.split(b" ", 2)[1].decode(), body.decode("latin-1"), end="")
     return 0

@@ -299,6 +299,20 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+def run_server(server, port_file):
+    """Write server's port (0 for a unix socket) to port_file if given,
+    serve until interrupted, then close the listening socket."""
+    if port_file:
+        addr = server.server_address
+        write_atomic(port_file, "%d\n" % (addr[1] if isinstance(addr, tuple) else 0))
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     where = ap.add_mutually_exclusive_group(required=True)
@@ -324,21 +338,14 @@ def main():
         except FileNotFoundError:
             pass
         server = UnixServer(args.unix, Handler)
-        port = 0
     else:
         host, port = args.listen
         cls = TCP6Server if ":" in host else TCPServer
         cls.reuse_port = args.reuse_port
         server = cls((host, port), TCPNoDelayHandler)
-        port = server.server_address[1]
-    if args.port_file:
-        write_atomic(args.port_file, "%d\n" % port)
     try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+        run_server(server, args.port_file)
     finally:
-        server.server_close()
         if args.unix:
             try:
                 os.unlink(args.unix)

@@ -124,6 +124,16 @@ def run_silent(a, hold):
         sel.unregister(s)
         s.close()
 
+    def readable(s):
+        """Data or a close from the server: count a close, drop data."""
+        try:
+            d = s.recv(4096)
+        except ConnectionResetError:
+            server_closed(s, "reset")
+            return
+        if not d:
+            server_closed(s, "closed")
+
     while (i < a.conns or connecting) and time.monotonic() < deadline_open:
         while i < a.conns and len(connecting) < a.inflight:
             s = new_socket(i, a.sources)
@@ -149,13 +159,7 @@ def run_silent(a, hold):
                 opened_at[s] = time.monotonic()
                 sel.modify(s, selectors.EVENT_READ)
             else:
-                try:
-                    d = s.recv(4096)
-                except ConnectionResetError:
-                    server_closed(s, "reset")
-                    continue
-                if not d:
-                    server_closed(s, "closed")
+                readable(s)
         # connects that never complete (SYN dropped for good) count as refused
         now = time.monotonic()
         for s, t in list(connecting.items()):
@@ -177,14 +181,7 @@ def run_silent(a, hold):
         if hold and os.path.exists(a.release_file):
             break
         for key, ev in sel.select(0.05):
-            s = key.fileobj
-            try:
-                d = s.recv(4096)
-            except ConnectionResetError:
-                server_closed(s, "reset")
-                continue
-            if not d:
-                server_closed(s, "closed")
+            readable(key.fileobj)
     still = len(opened_at)
     for s in list(opened_at):
         s.close()
@@ -510,26 +507,24 @@ def main():
             q.add_argument("--cafile", required=True)
             q.add_argument("--tls", choices=("1.2", "1.3"))
             q.add_argument("--resume", action="store_true")
-    q = sub.add_parser("keep")
-    q.add_argument("--port", type=int, required=True)
-    q.add_argument("--cafile", required=True)
-    q.add_argument("--conns", type=int, required=True)
-    q.add_argument("--ready-file", required=True)
-    q.add_argument("--release-file", required=True)
-    q.add_argument("--interval", type=float, default=0.2)
-    q.add_argument("--max-ms", type=float, default=5000.0)
-    q.add_argument("--max-hold", type=float, default=60.0)
+    for name, interval in (("keep", 0.2), ("probe", 0.1)):
+        q = sub.add_parser(name)
+        q.add_argument("--port", type=int, required=True)
+        q.add_argument("--cafile", required=True)
+        q.add_argument("--interval", type=float, default=interval)
+        q.add_argument("--max-ms", type=float, default=5000.0)
+        if name == "keep":
+            q.add_argument("--conns", type=int, required=True)
+            q.add_argument("--ready-file", required=True)
+            q.add_argument("--release-file", required=True)
+            q.add_argument("--max-hold", type=float, default=60.0)
+        else:
+            q.add_argument("--stop-file", required=True)
+            q.add_argument("--max-seconds", type=float, default=120.0)
+            q.add_argument("--any-body", action="store_true", help="any 200 will do")
     q = sub.add_parser("backend")
     q.add_argument("--listen", required=True)
     q.add_argument("--port-file", required=True)
-    q = sub.add_parser("probe")
-    q.add_argument("--port", type=int, required=True)
-    q.add_argument("--cafile", required=True)
-    q.add_argument("--stop-file", required=True)
-    q.add_argument("--max-seconds", type=float, default=120.0)
-    q.add_argument("--interval", type=float, default=0.1)
-    q.add_argument("--max-ms", type=float, default=5000.0)
-    q.add_argument("--any-body", action="store_true", help="any 200 will do")
     a = p.parse_args()
     if a.cmd == "silent":
         return run_silent(a, False)

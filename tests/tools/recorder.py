@@ -58,6 +58,9 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from backend import run_server  # noqa: E402
+
 HEAD_MAX = 1 << 20
 LINE_MAX = 64 * 1024
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B07"
@@ -414,17 +417,7 @@ def main():
     server.count = 0
     server.record_dir = args.record
     server.idle_timeout = args.idle_timeout
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % server.server_address[1])
-        os.replace(tmp, args.port_file)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_server(server, args.port_file)
     return 0
 
 
