@@ -41,11 +41,9 @@
  *     Set 8192 or 4096 only if every configured chain fits.
  *   MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH: no change; it only shrinks buffers
  *     to a negotiated max_fragment_length, which clients do not send.
- * Not tried here yet:
- *   MBEDTLS_PSA_P256M_DRIVER_ENABLED: measured 5-8x slower for P-256 on
- *     x86-64 when the issue was written.
- *   MBEDTLS_USE_PSA_CRYPTO: would move TLS 1.2's ECDHE to PSA key
- *     generation, which does not use Everest.
+ *   MBEDTLS_PSA_P256M_DRIVER_ENABLED: P-256 through PSA 3 to 16 times
+ *     slower on x86-64 (it is written for size).
+ *   MBEDTLS_USE_PSA_CRYPTO: no change in the floor or in handshakes.
  * To try one: uncomment it and rerun scripts/build-mbedtls (it rebuilds
  * when this file changes). */
 /* #define MBEDTLS_SSL_OUT_CONTENT_LEN 8192 */
