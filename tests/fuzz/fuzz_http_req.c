@@ -25,8 +25,9 @@
 #define PIN_MAX 16384 /* src/conn_int.h */
 
 static const char ok_resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-static const char up_resp[] = "HTTP/1.1 101 Switching Protocols\r\n"
-                              "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+static const char up_resp[] =
+    "HTTP/1.1 101 Switching Protocols\r\n"
+    "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
 
 struct run {
   struct http h;
@@ -102,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (left > 0 || buf_used(&r.pin) > 0) {
     bool from_pin = buf_used(&r.pin) > 0;
     const char *q = from_pin ? buf_data(&r.pin) : p;
-    size_t n = from_pin ? buf_used(&r.pin)
+    size_t n = from_pin                   ? buf_used(&r.pin)
                : step == 0 || step > left ? left
                                           : step;
     ssize_t used;

@@ -36,7 +36,6 @@ static const char *const requests[] = {
 };
 #define N_REQUESTS (sizeof requests / sizeof requests[0])
 
-
 static void on_done(void *arg, const struct http_done *d) {
   (void)arg;
   FUZZ_CHECK(d->method != NULL && strlen(d->target) <= HTTP_TARGET_LOG_MAX);
@@ -133,10 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* What the client got is what the backend sent, but for the header
    * --hsts adds. */
   if (opts.hsts_seconds == 0)
-    FUZZ_CHECK(buf_used(&down) <= fed &&
-               (buf_used(&down) == 0 ||
-                memcmp(buf_data(&down), data + (size - in.n),
-                       buf_used(&down)) == 0));
+    FUZZ_CHECK(
+        buf_used(&down) <= fed &&
+        (buf_used(&down) == 0 ||
+         memcmp(buf_data(&down), data + (size - in.n), buf_used(&down)) == 0));
   else
     FUZZ_CHECK(only_sts_added(buf_data(&down), buf_used(&down),
                               (const char *)data + (size - in.n), fed));

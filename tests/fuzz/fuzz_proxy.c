@@ -21,9 +21,9 @@
 #include "fuzz.h"
 #include "proxy.h"
 
-#define PREFIX_MAX 128 /* prefixes parsed one by one (past the longest v1
-                        * header and a v2 header with IPv6 addresses), then
-                        * the whole input */
+/* Prefixes parsed one by one (past the longest v1 header and a v2 header
+ * with IPv6 addresses), then the whole input. */
+#define PREFIX_MAX 128
 
 static int parse(const uint8_t *d, size_t n, struct sockaddr_storage *src,
                  struct sockaddr_storage *dst) {
@@ -202,8 +202,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (proxy_v2_encode(&pi, &out) == 0) {
     struct sockaddr_storage s, d;
     check_tlvs(&out, sni);
-    FUZZ_CHECK(parse((const uint8_t *)buf_data(&out), buf_used(&out), &s,
-                     &d) == (int)buf_used(&out));
+    FUZZ_CHECK(parse((const uint8_t *)buf_data(&out), buf_used(&out), &s, &d) ==
+               (int)buf_used(&out));
   }
   buf_consume(&out, buf_used(&out));
   FUZZ_CHECK(proxy_v1_encode(&pi, &out) == 0);

@@ -184,9 +184,7 @@ static void backend_answers(struct conn *c) {
   while (!c->finished && http_outstanding(&c->h) > 0 && !http_tunnel(&c->h)) {
     const struct http_txn *t = &c->h.st->txns[c->h.txn_first];
     bool upgrade = c->upgrade_ok && t->upgrade;
-    const char *p = upgrade                   ? up
-                    : t->method == HTTP_HEAD ? ok_head
-                                              : ok;
+    const char *p = upgrade ? up : t->method == HTTP_HEAD ? ok_head : ok;
     int r = http_resp_feed(&c->h, p, strlen(p), &c->obuf, 0);
 
     FUZZ_CHECK(r == 0);
@@ -382,7 +380,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(r == 0);
   FUZZ_CHECK(tls13 || tls_sess_resumed(c.s));
   c.peer.host = tls_sess_sni(c.s);
-  FUZZ_CHECK(c.peer.host != NULL && strcmp(c.peer.host, "app.fuzz.example") == 0);
+  FUZZ_CHECK(c.peer.host != NULL &&
+             strcmp(c.peer.host, "app.fuzz.example") == 0);
   http_init(&c.h, &c.opts, &c.peer, on_done, &c);
   /* The client's first read takes the TLS 1.3 tickets. */
   client_drain(c.cssl, false);

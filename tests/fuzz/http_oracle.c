@@ -120,8 +120,7 @@ static int on_headers_complete(llhttp_t *p) {
   o->heads++;
   /* Every X-Client-* line tlsterm adds comes from peer->extra, one per
    * line. */
-  for (const char *e = peer->extra; e != NULL && (e = strstr(e, "\r\n"));
-       e++)
+  for (const char *e = peer->extra; e != NULL && (e = strstr(e, "\r\n")); e++)
     client++;
   FUZZ_CHECK(o->count[H_XFF] == 1);
   FUZZ_CHECK(o->long_value[H_XFF] || xff_ok(o));

@@ -92,10 +92,9 @@ void tls_fx_init(void) {
   tls_fx_reseed_all();
 }
 
-struct tls_ctx *tls_fx_ctx(int kind) { return ctxs[kind]; }
-
-const char *tls_fx_cert_path(void) { return cert_path; }
-const char *tls_fx_key_path(void) { return key_path; }
+struct tls_ctx *tls_fx_ctx(int kind) {
+  return ctxs[kind];
+}
 
 /* The same "entropy" every time. */
 static int fixed_entropy(void *p, unsigned char *out, size_t len) {

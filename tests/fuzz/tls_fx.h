@@ -33,9 +33,6 @@ enum tls_fx_kind {
 void tls_fx_init(void);
 /* The context of a kind (owned by tls_fx). */
 struct tls_ctx *tls_fx_ctx(int kind);
-/* The file paths of the certificate and key (/proc/self/fd/N). */
-const char *tls_fx_cert_path(void);
-const char *tls_fx_key_path(void);
 
 /* Re-seed a DRBG from a fixed entropy source, so that the same input
  * draws the same random numbers (server random, ECDHE keys in TLS 1.2,
