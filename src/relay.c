@@ -327,6 +327,11 @@ void relay_from_client(struct conn *c) {
     decrypt_http(c, now);
   else
     decrypt_raw(c);
+  if (parsing_http(c) && c->backend_in_done && c->state == CONN_RELAY &&
+      (http_outstanding(&c->http) > 0 || http_head_begun(&c->http))) {
+    send_error(c, 502); /* see relay_backend_eof */
+    return;
+  }
   update_deadlines(c, now, buf_used(&c->bout) != before);
   upstream_flush(c);
 }
@@ -400,6 +405,15 @@ void relay_backend_eof(struct conn *c) {
     if (http_outstanding(&c->http) > 0) {
       CONN_LOG(LOG_LEVEL_WARN, c, NULL, "backend closed without responding");
       send_error(c, 502);
+      return;
+    }
+    if (!c->served) {
+      /* Gone before this connection's first request reached it: a client
+       * does not retry a first request on a closed connection, so the
+       * request on its way gets a 502 (relay_from_client). */
+      CONN_LOG(LOG_LEVEL_WARN, c, NULL, "backend closed before the first request");
+      if (http_head_begun(&c->http) || buf_used(&c->pin) > 0)
+        send_error(c, 502);
       return;
     }
     /* Nothing more can be answered on this connection. */

@@ -439,3 +439,54 @@ grep -q ' method=GET path="/to-stdout" status=200 ' "$out_file" ||
 ! grep -q 'path="/to-stdout"' "$TLSTERM_LOG" || fail "--access-log -: the line also went to stderr"
 pass "--access-log - writes to stdout"
 stop_tlsterm 10
+
+# T: a backend that accepts and closes at once, before the first request
+# reaches it: the request that comes after gets a 502, not a connection
+# closed without a response (clients do not retry a first request).
+cat >"$T/closer.py" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
+s.settimeout(30)
+try:
+    while True:
+        c, _ = s.accept()
+        c.close()
+except socket.timeout:
+    pass
+PY
+"$PYTHON3" "$T/closer.py" "$T/closer.port" &
+track_pid "$!"
+wait_file "$T/closer.port" 10 || hard_error "the closing backend did not start"
+read -r closer_port <"$T/closer.port"
+port=$(free_port)
+start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$closer_port" "${certs[@]}" \
+  --workers 1 --drain-timeout 2s
+cat >"$T/late.py" <<'PY'
+import socket, ssl, sys, time
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                    server_hostname="localhost")
+time.sleep(0.5)  # the backend connection is up and closed by now
+s.sendall(b"GET /late HTTP/1.1\r\nHost: localhost\r\n\r\n")
+data = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+except (ssl.SSLError, ConnectionError):
+    pass
+print(data.split(b"\r\n")[0].decode(errors="replace") or "no response")
+PY
+out=$("$PYTHON3" "$T/late.py" "$port" "$CERTS/ca.pem")
+[ "$out" = "HTTP/1.1 502 Bad Gateway" ] ||
+  fail "backend closed before the first request: the request got '$out', want a 502"
+grep -q 'msg="backend closed before the first request"' "$TLSTERM_LOG" ||
+  fail "no 'backend closed before the first request' log line"
+pass "backend closed before the first request: the request gets $out"
+stop_tlsterm 10
