@@ -9,13 +9,17 @@
  *
  * /metrics reads every worker's struct metrics with relaxed atomic loads
  * and sums them; the workers never wait for a scrape. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "admin.h"
+#include "log.h"
 #include "metrics.h"
 #include "oneshot.h"
 #include "tls.h"
@@ -212,10 +216,80 @@ static char *respond(void *arg, const struct oneshot_req *req, size_t *len) {
   return resp;
 }
 
+/* ---- the listener -------------------------------------------------------- */
+
+#define ADMIN_ACCEPT_RETRY_MS 250
+
+static void accept_cb(uv_stream_t *server, int status);
+
+/* As in worker.c: the listening handle wraps a copy of the socket, so that
+ * closing it pauses accepts while the socket stays bound and queues. */
+static int listen_on_copy(struct admin *a) {
+  int fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    return -errno;
+  int r = uv_tcp_init(a->loop, &a->listener);
+  if (r != 0) {
+    close(fd);
+    return r;
+  }
+  a->listener.data = a;
+  a->listening = true;
+  r = uv_tcp_open(&a->listener, fd);
+  if (r != 0)
+    close(fd);
+  if (r == 0)
+    r = uv_listen((uv_stream_t *)&a->listener, 128, accept_cb);
+  return r;
+}
+
+static void listener_closed_cb(uv_handle_t *h) {
+  struct admin *a = h->data;
+  a->listener_closing = false;
+}
+
+static void stop_listening(struct admin *a) {
+  if (!a->listening)
+    return;
+  a->listening = false;
+  a->listener_closing = true;
+  uv_close((uv_handle_t *)&a->listener, listener_closed_cb);
+}
+
+static void retry_cb(uv_timer_t *t) {
+  struct admin *a = t->data;
+  int r = a->listener_closing ? UV_EAGAIN : listen_on_copy(a);
+  if (r == 0)
+    return;
+  stop_listening(a);
+  if (r != UV_EAGAIN && r != UV_EMFILE && r != UV_ENFILE)
+    log_error("admin: cannot accept: %s; retrying every %d ms",
+              uv_strerror(r), ADMIN_ACCEPT_RETRY_MS);
+  uv_timer_start(&a->retry, retry_cb, ADMIN_ACCEPT_RETRY_MS, 0);
+}
+
+/* libuv (1.44) calls the connection callback with the error and then calls
+ * accept() again without returning to the loop: out of descriptors, once
+ * its reserve descriptor is gone (taken by a worker thread, or never opened
+ * under a tight limit), that is a busy loop on the control thread, which
+ * then handles no signal either. So: close the listening handle and try
+ * again in ADMIN_ACCEPT_RETRY_MS, logging once per run of failures. */
+static void accept_failed(struct admin *a, int status) {
+  if (!a->accept_failing) {
+    struct rlimit rl = {0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    log_warn("admin: accept: %s (open-file limit %llu): pausing accepts, "
+             "retrying every %d ms",
+             uv_strerror(status), (unsigned long long)rl.rlim_cur,
+             ADMIN_ACCEPT_RETRY_MS);
+    a->accept_failing = true;
+  }
+  stop_listening(a);
+  uv_timer_start(&a->retry, retry_cb, ADMIN_ACCEPT_RETRY_MS, 0);
+}
+
 static void accept_cb(uv_stream_t *server, int status) {
   struct admin *a = server->data;
-  if (status < 0)
-    return;
   struct oneshot_opts opts = {
       .head_max = ADMIN_HEAD_MAX,
       .timeout_ms = a->timeout_ms,
@@ -223,7 +297,16 @@ static void accept_cb(uv_stream_t *server, int status) {
       .arg = a,
       .list = &a->conns,
   };
-  oneshot_accept(server, &opts);
+  if (status == 0)
+    status = oneshot_accept(server, &opts);
+  if (status != 0) {
+    accept_failed(a, status);
+    return;
+  }
+  if (a->accept_failing) {
+    log_info("admin: accepting again");
+    a->accept_failing = false;
+  }
 }
 
 int admin_start(struct admin *a, uv_loop_t *loop, int fd,
@@ -232,28 +315,30 @@ int admin_start(struct admin *a, uv_loop_t *loop, int fd,
                 unsigned timeout_ms) {
   memset(a, 0, sizeof *a);
   a->loop = loop;
+  a->fd = fd;
   a->workers = workers;
   a->n_workers = n_workers;
   a->draining = draining;
   a->reloads = reloads;
   a->timeout_ms = timeout_ms;
-  int r = uv_tcp_init(loop, &a->listener);
-  if (r != 0) {
-    close(fd);
-    return r;
+  uv_timer_init(loop, &a->retry);
+  a->retry.data = a;
+  a->started = true;
+  int r = listen_on_copy(a);
+  if (r == UV_EMFILE || r == UV_ENFILE) {
+    accept_failed(a, r); /* the copy: try again, as with accepts */
+    r = 0;
   }
-  a->listener.data = a;
-  a->listening = true; /* initialised: admin_close() must close it */
-  r = uv_tcp_open(&a->listener, fd);
-  if (r != 0) {
-    close(fd);
-    return r;
-  }
-  return uv_listen((uv_stream_t *)&a->listener, 128, accept_cb);
+  return r;
 }
 
 void admin_close(struct admin *a) {
-  if (a->listening && !uv_is_closing((uv_handle_t *)&a->listener))
-    uv_close((uv_handle_t *)&a->listener, NULL);
+  if (!a->started)
+    return;
+  a->started = false;
+  stop_listening(a);
+  uv_close((uv_handle_t *)&a->retry, NULL);
+  close(a->fd);
+  a->fd = -1;
   oneshot_close_all(a->conns);
 }

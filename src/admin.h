@@ -15,8 +15,13 @@ struct worker;
 
 struct admin {
   uv_loop_t *loop;
+  int fd;               /* the bound socket; the listener wraps a copy */
   uv_tcp_t listener;
-  bool listening;
+  uv_timer_t retry;     /* ends a pause of accepts (admin.c) */
+  bool started;         /* the timer is initialised: admin_close() closes */
+  bool listening;       /* the listener is open */
+  bool listener_closing;
+  bool accept_failing;  /* the current run of failures has been logged */
   struct oneshot_conn *conns; /* open admin connections */
   const struct worker *workers; /* borrowed; read with relaxed loads */
   int n_workers;
@@ -26,7 +31,8 @@ struct admin {
 };
 
 /* Serve on `fd` (a bound, listening, non-blocking socket; taken: closed by
- * admin_close(), or here on failure) from `loop`. workers, n_workers,
+ * admin_close(), which must be called even when this fails) from `loop`.
+ * Out of descriptors, accepts pause and retry (admin.c). workers, n_workers,
  * draining and reloads are borrowed and must outlive the loop run. Returns
  * 0 or a negative errno. */
 int admin_start(struct admin *a, uv_loop_t *loop, int fd,

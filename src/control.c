@@ -10,6 +10,7 @@
 #include "gen.h"
 #include "log.h"
 #include "plan.h"
+#include "process.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -174,11 +175,11 @@ static void worker_done_cb(uv_async_t *a) {
   admin_close(&ctl->admin);
 }
 
-static void watch(struct control *ctl, uv_signal_t *s, uv_signal_cb cb,
-                  int signum) {
-  uv_signal_init(&ctl->loop, s);
+static int watch(struct control *ctl, uv_signal_t *s, uv_signal_cb cb,
+                 int signum) {
+  int r = uv_signal_init(&ctl->loop, s);
   s->data = ctl;
-  uv_signal_start(s, cb, signum);
+  return r != 0 ? r : uv_signal_start(s, cb, signum);
 }
 
 static void start_admin(struct control *ctl) {
@@ -206,23 +207,56 @@ static void start_workers(struct control *ctl) {
   }
 }
 
+/* A failure here is a descriptor short (eventfd, the signal pipe): the
+ * open-file limit is too low for tlsterm to run at all. */
+int control_init(struct control *ctl, char *err, size_t errlen) {
+  const char *what = "uv_loop_init";
+  int r = uv_loop_init(&ctl->loop);
+  if (r != 0)
+    goto fail;
+  ctl->loop_ready = true;
+  what = "watching signals";
+  if ((r = watch(ctl, &ctl->sigterm, stop_cb, SIGTERM)) != 0 ||
+      (r = watch(ctl, &ctl->sigint, stop_cb, SIGINT)) != 0 ||
+      (r = watch(ctl, &ctl->sighup, sighup_cb, SIGHUP)) != 0 ||
+      (r = watch(ctl, &ctl->sigusr1, reopen_cb, SIGUSR1)) != 0)
+    goto fail;
+  uv_timer_init(&ctl->loop, &ctl->drain_timer);
+  what = "uv_async_init";
+  if ((r = uv_async_init(&ctl->loop, &ctl->worker_done, worker_done_cb)) ||
+      (r = uv_async_init(&ctl->loop, &ctl->worker_updated, worker_updated_cb)))
+    goto fail;
+  ctl->drain_timer.data = ctl->worker_done.data = ctl;
+  ctl->worker_updated.data = ctl;
+  return 0;
+fail:
+  process_start_error(err, errlen, "control loop", what, r);
+  return -1;
+}
+
+static void close_handle(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+void control_abandon(struct control *ctl) {
+  if (!ctl->loop_ready)
+    return;
+  uv_walk(&ctl->loop, close_handle, NULL);
+  uv_run(&ctl->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&ctl->loop);
+  ctl->loop_ready = false;
+}
+
 int control_run(struct control *ctl) {
   the_control = ctl;
   ctl->reloads.generation = ctl->gen->id;
-  uv_loop_init(&ctl->loop);
-  watch(ctl, &ctl->sigterm, stop_cb, SIGTERM);
-  watch(ctl, &ctl->sigint, stop_cb, SIGINT);
-  watch(ctl, &ctl->sighup, sighup_cb, SIGHUP);
-  watch(ctl, &ctl->sigusr1, reopen_cb, SIGUSR1);
-  uv_timer_init(&ctl->loop, &ctl->drain_timer);
-  uv_async_init(&ctl->loop, &ctl->worker_done, worker_done_cb);
-  uv_async_init(&ctl->loop, &ctl->worker_updated, worker_updated_cb);
-  ctl->drain_timer.data = ctl->worker_done.data = ctl;
-  ctl->worker_updated.data = ctl;
   if (ctl->admin_fd >= 0)
     start_admin(ctl);
   start_workers(ctl);
   uv_run(&ctl->loop, UV_RUN_DEFAULT);
   uv_loop_close(&ctl->loop);
+  ctl->loop_ready = false;
   return 0;
 }

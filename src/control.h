@@ -16,6 +16,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <uv.h>
 
 #include "admin.h"
@@ -27,6 +28,7 @@ struct worker_update;
 
 struct control {
   uv_loop_t loop;
+  bool loop_ready; /* control_init() initialised it; not yet closed */
   uv_signal_t sigterm, sigint, sighup, sigusr1;
   uv_timer_t drain_timer;
   uv_async_t worker_done, worker_updated;
@@ -47,8 +49,16 @@ struct control {
   struct reload_stats reloads;
 };
 
-/* Run until every worker has ended. ctl: workers initialised, gen set,
- * admin_fd (or -1), argc/argv. Returns 0. */
+/* Set up the control loop: signals, timers, the workers' wake-ups. 0, or
+ * -1 with one line in err (a descriptor short: see process.h). After a
+ * failure, control_abandon() frees what was set up. */
+int control_init(struct control *ctl, char *err, size_t errlen);
+
+/* Close whatever control_init() set up, when control_run() will not run. */
+void control_abandon(struct control *ctl);
+
+/* Run until every worker has ended. ctl: control_init() done, workers
+ * initialised, gen set, admin_fd (or -1), argc/argv. Returns 0. */
 int control_run(struct control *ctl);
 
 #endif

@@ -116,6 +116,7 @@ int main(int argc, char **argv) {
     status = 0;
     goto done;
   }
+  process_fd_limit(cfg->max_connections, cfg->workers);
   if (cfg->log_file && log_open_file(cfg->log_file, err, sizeof err) != 0)
     goto fail;
   if (gen_open_access_log(g, NULL, err, sizeof err) != 0)
@@ -123,6 +124,8 @@ int main(int argc, char **argv) {
   if (cfg->have_admin && open_admin(cfg, &ctl.admin_fd, err, sizeof err) != 0)
     goto fail;
   if (init_workers(&ctl, g, err, sizeof err) != 0)
+    goto fail;
+  if (control_init(&ctl, err, sizeof err) != 0)
     goto fail;
 
   /* Everything that needs root is done: sockets, keys, log files. */
@@ -134,6 +137,7 @@ int main(int argc, char **argv) {
   if (process_drop_privileges(cfg->user, cfg->group, err, sizeof err) != 0)
     goto fail;
   log_started(cfg);
+  process_fd_limit_report();
   ctl.gen = g;
   g = NULL;
   control_run(&ctl);
@@ -143,6 +147,7 @@ int main(int argc, char **argv) {
 
 fail:
   fprintf(stderr, "tlsterm: %s\n", err);
+  control_abandon(&ctl);
 done:
   process_remove_pidfile(pidfile);
   free(pidfile);

@@ -1,16 +1,83 @@
-/* process.c: privilege drop and pidfile (see process.h). */
+/* process.c: open-file limit, privilege drop and pidfile (see process.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "err.h"
 #include "log.h"
 #include "process.h"
+
+/* ---- open-file limit ------------------------------------------------------ */
+
+/* Beyond the connections: each loop's epoll, eventfd and spare descriptor,
+ * the listening sockets and their copies, log files, a reload's files. */
+#define FD_MARGIN_BASE 64
+#define FD_MARGIN_PER_WORKER 8
+
+/* What process_fd_limit() found, for process_fd_limit_report(). */
+static struct {
+  rlim_t was, now, want, conns_fds;
+  unsigned max_conns;
+  int workers;
+} fd_limit;
+
+void process_fd_limit(unsigned max_conns, int workers) {
+  struct rlimit rl;
+
+  fd_limit.max_conns = max_conns;
+  fd_limit.workers = workers;
+  fd_limit.conns_fds = 2 * (rlim_t)max_conns * (rlim_t)workers;
+  fd_limit.want = FD_MARGIN_BASE + (rlim_t)workers * FD_MARGIN_PER_WORKER +
+                  fd_limit.conns_fds;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    fd_limit.want = 0; /* nothing to say */
+    return;
+  }
+  fd_limit.was = fd_limit.now = rl.rlim_cur;
+  if (rl.rlim_cur >= fd_limit.want || rl.rlim_cur >= rl.rlim_max)
+    return;
+  rl.rlim_cur = rl.rlim_max < fd_limit.want ? rl.rlim_max : fd_limit.want;
+  if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    fd_limit.now = rl.rlim_cur;
+}
+
+void process_fd_limit_report(void) {
+  if (fd_limit.now > fd_limit.was)
+    log_info("open-file limit raised from %llu to %llu",
+             (unsigned long long)fd_limit.was, (unsigned long long)fd_limit.now);
+  if (fd_limit.now >= fd_limit.want)
+    return;
+  rlim_t margin = fd_limit.want - fd_limit.conns_fds;
+  rlim_t fit = fd_limit.now > margin ? (fd_limit.now - margin) / 2 : 0;
+  log_warn("open-file limit %llu is below the %llu descriptors that "
+           "--max-connections %u with %d worker(s) needs (two per "
+           "connection): about %llu connections fit, later ones wait until "
+           "some close; raise the hard limit (ulimit -Hn, LimitNOFILE=, "
+           "docker run --ulimit nofile=)",
+           (unsigned long long)fd_limit.now, (unsigned long long)fd_limit.want,
+           fd_limit.max_conns, fd_limit.workers, (unsigned long long)fit);
+}
+
+void process_start_error(char *err, size_t errlen, const char *who,
+                         const char *what, int r) {
+  struct rlimit rl = {0};
+  int n = snprintf(err, errlen, "%s: %s: %s", who, what, uv_strerror(r));
+
+  if ((r == UV_EMFILE || r == UV_ENFILE) && n >= 0 && (size_t)n < errlen &&
+      getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    snprintf(err + n, errlen - (size_t)n,
+             " (open-file limit %llu is too low to start; raise it)",
+             (unsigned long long)rl.rlim_cur);
+}
+
+/* ---- privileges ----------------------------------------------------------- */
 
 /* Look a name up, or take it as a number ("65534"). */
 static int lookup_user(const char *name, uid_t *uid, gid_t *gid) {

@@ -1,9 +1,28 @@
-/* process.h: what tlsterm does to its own process at start-up: dropping
- * root privileges and writing a pidfile. */
+/* process.h: what tlsterm does to its own process at start-up: its
+ * open-file limit, dropping root privileges and writing a pidfile. */
 #ifndef TLSTERM_PROCESS_H
 #define TLSTERM_PROCESS_H
 
 #include <stddef.h>
+
+/* Each connection holds two descriptors (client and backend), so
+ * --max-connections per worker wants about 2 * max_conns * workers of them,
+ * plus a margin for loops, listeners and logs. A soft open-file limit below
+ * that is raised towards it (up to the hard limit), as systemd advises for
+ * programs that do not use select(); if the hard limit is lower still, a
+ * warning says how many connections fit: beyond that, accepts pause and
+ * new connections wait in the backlog (worker.h). */
+void process_fd_limit(unsigned max_conns, int workers);
+
+/* Log what process_fd_limit() did and found, once start-up has succeeded
+ * (a start-up that fails says only why). */
+void process_fd_limit_report(void);
+
+/* One line in err for a start-up step that failed with libuv error r:
+ * "<who>: <what>: <error>", plus the open-file limit when r is EMFILE or
+ * ENFILE, which is what such a failure almost always is. */
+void process_start_error(char *err, size_t errlen, const char *who,
+                         const char *what, int r);
 
 /* Run as `user` (and `group`, or the user's primary group) with no
  * supplementary groups, for good: called once everything that needs root

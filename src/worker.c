@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "gen.h"
 #include "log.h"
+#include "process.h"
 #include "redirect.h"
 #include "tls.h"
 #include "worker.h"
@@ -417,12 +418,18 @@ int worker_init(struct worker *w, int id, struct worker_update *u, char *err,
   atomic_init(&w->update, NULL);
   for (int i = 0; i < WORKER_MAX_LISTENERS; i++)
     w->listeners[i].fd = -1;
+  char who[32];
+  snprintf(who, sizeof who, "worker %d", id);
+  const char *what = "uv_loop_init";
   int r = uv_loop_init(&w->loop);
+  if (r != 0)
+    goto fail;
+  what = "uv_async_init";
+  r = uv_async_init(&w->loop, &w->wakeup, wakeup_cb);
   if (r != 0) {
-    snprintf(err, errlen, "worker %d: uv_loop_init: %s", id, uv_strerror(r));
-    return -1;
+    uv_loop_close(&w->loop); /* nothing else is on it yet */
+    goto fail;
   }
-  uv_async_init(&w->loop, &w->wakeup, wakeup_cb);
   w->wakeup.data = w;
   uv_timer_init(&w->loop, &w->ticket_timer);
   w->ticket_timer.data = w;
@@ -432,6 +439,10 @@ int worker_init(struct worker *w, int id, struct worker_update *u, char *err,
   u->wg = NULL;
   listeners_apply(w, u); /* handles open in worker_main() */
   return 0;
+fail:
+  process_start_error(err, errlen, who, what, r);
+  buf_cleanup(&w->obuf);
+  return -1;
 }
 
 static void worker_main(void *arg) {

@@ -19,7 +19,8 @@
 #     already had, and serves new ones again once the flood has gone. The
 #     "accept: too many open files ... pausing accepts" warning appears only
 #     when a worker's accept fails: libuv often closes the extra
-#     connections itself first, silently.
+#     connections itself first, silently. Its --admin listener meanwhile
+#     takes FD_ADMIN_CONNS (20) monitors; /healthz answers again after.
 # Memory: after each flood, VmRSS must come back to within RSS_TOLERANCE_KIB
 # (8 MiB) of the baseline taken after a warm-up that fills each worker's
 # pool of TLS sessions. The tolerance covers what the allocator may keep on
@@ -30,7 +31,8 @@
 # allocator keeps freed memory by design (figures are still printed).
 # Environment: FLOOD_CONNS, FLOOD_IDLE_CONNS, FLOOD_FULL_HANDSHAKES=1 (idle
 # flood with full TLS 1.3 handshakes instead of TLS 1.2 resumption: about
-# 6x the CPU), FD_LIMIT, FD_CONNS, FD_CHURN, RSS_TOLERANCE_KIB, CUT_SLACK.
+# 6x the CPU), FD_LIMIT, FD_CONNS, FD_CHURN, FD_ADMIN_CONNS, RSS_TOLERANCE_KIB,
+# CUT_SLACK.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -48,6 +50,7 @@ tol_kib=${RSS_TOLERANCE_KIB:-8192}
 fd_limit=${FD_LIMIT:-256}
 fd_conns=${FD_CONNS:-400}
 fd_churn=${FD_CHURN:-2000}
+fd_admin=${FD_ADMIN_CONNS:-20}
 cut_slack=${CUT_SLACK:-6}
 hs_timeout=3
 if [ "$silent_conns" -le 0 ] || [ "$idle_conns" -le 0 ]; then
@@ -75,9 +78,6 @@ metric() {
   curl -sS --max-time 10 "http://127.0.0.1:$aport/metrics" |
     awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'
 }
-
-# cpu_ticks PID: user + system CPU time of PID in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # rss_watch: sample tlsterm's VmRSS every 100 ms into $T/rss.samples until
 # $T/rss.stop exists (at most 5 minutes).
@@ -208,10 +208,16 @@ stop_tlsterm 10
 # 3. Descriptor exhaustion. Four workers, so that several of them run out
 # at the same moment.
 fport=$(free_port)
-ulimit -Sn "$fd_limit"
+faport=$(free_port)
+# Soft and hard limit both: tlsterm raises a soft limit below what
+# --max-connections needs up to the hard one.
+real_tlsterm=$TLSTERM
+TLSTERM=$(limited "$fd_limit")
 start_tlsterm --listen "127.0.0.1:$fport" --backend "127.0.0.1:$bport" "${certs[@]}" \
-  --workers 4 --handshake-timeout 20s --drain-timeout 2s --log-level info
-ulimit -Sn "$hard"
+  --workers 4 --handshake-timeout 20s --drain-timeout 2s --log-level info \
+  --admin "127.0.0.1:$faport"
+TLSTERM=$real_tlsterm
+wait_port 127.0.0.1 "$faport" 10 "$TLSTERM_PID" || fail "fd flood: admin port not up"
 grep -Eq "^Max open files +$fd_limit " "/proc/$TLSTERM_PID/limits" ||
   hard_error "tlsterm does not run with an open-file limit of $fd_limit: $(grep 'open files' "/proc/$TLSTERM_PID/limits")"
 port=$fport
@@ -234,8 +240,15 @@ fds=$(find "/proc/$TLSTERM_PID/fd" -mindepth 1 | wc -l)
 # worker's accept fail again. CPU is measured over the churn and 1 s after.
 t0=$(date +%s%N)
 c0=$(cpu_ticks "$TLSTERM_PID")
+# The admin listener (on the main thread) sees connections too: a monitor
+# polling /healthz while the workers are saturated.
+"$PYTHON3" "$FLOOD" silent --port "$faport" --conns "$fd_admin" --wait 1 --open-seconds 3 \
+  >"$T/a.out" 2>&1 &
+apid=$!
+track_pid "$apid"
 churn=$("$PYTHON3" "$FLOOD" silent --port "$fport" --conns "$fd_churn" --wait 1 --open-seconds 3) ||
   fail "fd flood: churn client failed: $churn"
+wait_exit "$apid" 30 || fail "fd flood: admin churn client did not finish"
 sleep 1
 c1=$(cpu_ticks "$TLSTERM_PID")
 window_ms=$((($(date +%s%N) - t0) / 1000000))
@@ -267,6 +280,11 @@ for ((i = 0; i < 50; i++)); do
   sleep 0.1
 done
 [ "$body" = "hello from backend" ] || fail "fd flood: not serving again after the flood went away"
+for ((i = 0; i < 50; i++)); do
+  health=$(curl -s --max-time 3 "http://127.0.0.1:$faport/healthz" 2>/dev/null) && break
+  sleep 0.1
+done
+[ "$health" = "ok" ] || fail "fd flood: /healthz does not answer after the flood went away: $health"
 assert_alive
 lines=$(grep -c 'accept: ' "$TLSTERM_LOG" || true)
 [ "$lines" -le 20 ] || fail "fd flood: $lines 'accept:' log lines"
@@ -283,3 +301,4 @@ pass "fd flood (open-file limit $fd_limit, 4 workers): $fd_conns held: $(field "
   "closed at once, $(field "$churn" still_open) waited; tlsterm at $fds_sat/$fd_limit descriptors (from $fds0)," \
   "CPU $cpu ticks in $window_ms ms saturated; $kout; serving again after; $lines accept line(s); $logged"
 stop_tlsterm 10
+

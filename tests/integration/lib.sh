@@ -458,6 +458,20 @@ assert_alive() {
   kill -0 "$TLSTERM_PID" 2>/dev/null || fail "tlsterm (pid $TLSTERM_PID) is no longer running"
 }
 
+# cpu_ticks PID: user + system CPU time of PID in clock ticks (1/100 s).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# limited N [HARD]: the path of a script that runs $TLSTERM (as the same
+# PID) with its open-file limit at N, soft and hard (or hard at HARD):
+# tlsterm raises a soft limit itself when the hard one allows.
+limited() {
+  local f=$T/limited.$1.${2:-$1}
+  printf '#!/bin/bash\nulimit -Sn %s && ulimit -Hn %s || exit 1\nexec "%s" "$@"\n' \
+    "$1" "${2:-$1}" "$TLSTERM" >"$f"
+  chmod +x "$f"
+  echo "$f"
+}
+
 # rss_kib PID: resident set size of PID in KiB.
 rss_kib() {
   awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
