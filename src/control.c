@@ -114,6 +114,7 @@ static void worker_updated_cb(uv_async_t *a) {
     ctl->pending = NULL;
     return;
   }
+  unsigned old_max = ctl->gen->cfg.max_connections;
   gen_unref(ctl->gen);
   ctl->gen = ctl->pending;
   ctl->pending = NULL;
@@ -122,6 +123,10 @@ static void worker_updated_cb(uv_async_t *a) {
   ctl->reloads.last_ok_unix = (uint64_t)time(NULL);
   ctl->reloads.last_failed = false;
   log_in_service(ctl->gen);
+  if (ctl->gen->cfg.max_connections != old_max) {
+    process_fd_limit(ctl->gen->cfg.max_connections, ctl->n_workers);
+    process_fd_limit_report();
+  }
   if (ctl->reload_again) {
     ctl->reload_again = false;
     reload(ctl);

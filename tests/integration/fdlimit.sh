@@ -3,7 +3,8 @@
 #  1. A soft limit below what --max-connections needs is raised up to the
 #     hard limit, with one info line; a hard limit below the need gets one
 #     warning saying how many connections fit; a limit that is enough is
-#     left alone, silently.
+#     left alone, silently. A reload that changes --max-connections checks
+#     again.
 #  2. Limits too tight for everything tlsterm opens at start, from a few
 #     above what one worker and --admin hold down to where starting is
 #     impossible: at each, tlsterm either refuses to start (exit 2, one line
@@ -65,8 +66,26 @@ TLSTERM=$real_tlsterm
 [ "$(limits "$TLSTERM_PID")" = "1024 1024" ] || fail "limit changed to $(limits "$TLSTERM_PID")"
 stop_tlsterm 10
 ! grep -q 'open-file' "$TLSTERM_LOG" || fail "a line about the limit although it was enough: $(grep open-file "$TLSTERM_LOG")"
+# A reload that raises --max-connections (from the configuration file)
+# raises the limit too: 2 workers, 100 each want 280; 1500 each want 6080.
+printf 'max-connections = 100\n' >"$T/fd.conf"
+TLSTERM=$(limited 1024 4096)
+start_tlsterm --listen "127.0.0.1:$port" --backend "127.0.0.1:$BACKEND_PORT" "${certs[@]}" \
+  --workers 2 --config "$T/fd.conf"
+TLSTERM=$real_tlsterm
+[ "$(limits "$TLSTERM_PID")" = "1024 4096" ] || fail "limit changed at start to $(limits "$TLSTERM_PID")"
+printf 'max-connections = 1500\n' >"$T/fd.conf"
+kill -HUP "$TLSTERM_PID"
+wait_log_line 'open-file limit raised from 1024 to 4096' 10 ||
+  fail "reload to --max-connections 1500: no 'raised' line: $(cat "$TLSTERM_LOG")"
+[ "$(limits "$TLSTERM_PID")" = "4096 4096" ] || fail "after the reload: $(limits "$TLSTERM_PID"), not 4096 4096"
+grep -q 'open-file limit 4096 is below the 6080 descriptors that --max-connections 1500 with 2 worker(s) needs' "$TLSTERM_LOG" ||
+  fail "reload: no warning for 6080: $(grep open-file "$TLSTERM_LOG")"
+stop_tlsterm 10
+
 pass "open-file limit: soft 1024 raised to the hard 4096 with one warning ($warned); raised to 2072 only" \
-  "for 1000 connections on 1 worker, without warning; 1024 left alone when 100 on 2 workers need 280"
+  "for 1000 connections on 1 worker, without warning; 1024 left alone when 100 on 2 workers need 280;" \
+  "a reload to 1500 raised it to 4096 with a warning for 6080"
 
 # 2. An open-file limit too tight for everything tlsterm opens at start:
 # from a few above what one worker and --admin hold down to where starting
