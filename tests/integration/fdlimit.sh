@@ -113,7 +113,7 @@ for ((lim = held + 2; lim >= held - 12 && lim > 3; lim--)); do
   "$(limited "$lim")" "${targs[@]}" 2>"$log" &
   tpid=$!
   track_pid "$tpid"
-  for ((i = 0; i < 20; i++)); do
+  for ((i = 0; i < 200; i++)); do
     kill -0 "$tpid" 2>/dev/null || break
     grep -qs 'msg="tlsterm ' "$log" && break
     sleep 0.05
