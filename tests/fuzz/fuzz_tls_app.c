@@ -29,6 +29,7 @@
  * server as TLS_CLOSED; the backend stream passes http_oracle.c. */
 #include <string.h>
 
+#include "../common/mempipe.h"
 #include "buf.h"
 #include "fuzz.h"
 #include "http.h"
@@ -51,27 +52,11 @@ struct client {
   mbedtls_ssl_context ssl12, ssl13;
   mbedtls_ssl_session ticket12; /* the TLS 1.2 session to resume */
   struct buf in, out;
+  struct mempipe pipe; /* the client's I/O: in and out */
 };
 
 static struct client cl;
 static const char *alpn[] = {"http/1.1", NULL};
-
-static int cli_send(void *p, const unsigned char *d, size_t n) {
-  struct client *c = p;
-  return buf_append(&c->out, d, n) == 0 ? (int)n : MBEDTLS_ERR_SSL_ALLOC_FAILED;
-}
-
-static int cli_recv(void *p, unsigned char *d, size_t n) {
-  struct client *c = p;
-
-  if (buf_used(&c->in) == 0)
-    return MBEDTLS_ERR_SSL_WANT_READ;
-  if (n > buf_used(&c->in))
-    n = buf_used(&c->in);
-  memcpy(d, buf_data(&c->in), n);
-  buf_consume(&c->in, n);
-  return (int)n;
-}
 
 static void conf_client(mbedtls_ssl_config *conf, mbedtls_ssl_context *ssl,
                         int version) {
@@ -88,7 +73,9 @@ static void conf_client(mbedtls_ssl_config *conf, mbedtls_ssl_context *ssl,
   mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
       conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
   FUZZ_CHECK(mbedtls_ssl_setup(ssl, conf) == 0);
-  mbedtls_ssl_set_bio(ssl, &cl, cli_send, cli_recv, NULL);
+  cl.pipe.in = &cl.in;
+  cl.pipe.out = &cl.out;
+  mbedtls_ssl_set_bio(ssl, &cl.pipe, mempipe_send, mempipe_recv, NULL);
 }
 
 /* Read everything the server sent; each record must decrypt (a fatal

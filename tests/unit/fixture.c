@@ -200,22 +200,6 @@ struct tls_ctx *fixture_ctx(const struct tls_store *st, const uint8_t *secret,
 
 /* --- an mbedTLS client over memory buffers ------------------------------ */
 
-static int cli_send(void *p, const unsigned char *d, size_t n) {
-  struct fixture_client *c = p;
-  return buf_append(&c->out, d, n) == 0 ? (int)n : MBEDTLS_ERR_SSL_ALLOC_FAILED;
-}
-
-static int cli_recv(void *p, unsigned char *d, size_t n) {
-  struct fixture_client *c = p;
-  if (buf_used(&c->in) == 0)
-    return MBEDTLS_ERR_SSL_WANT_READ;
-  if (n > buf_used(&c->in))
-    n = buf_used(&c->in);
-  memcpy(d, buf_data(&c->in), n);
-  buf_consume(&c->in, n);
-  return (int)n;
-}
-
 static void client_init(struct fixture_client *c,
                         const struct fixture_client_opts *o) {
   mbedtls_entropy_init(&c->entropy);
@@ -264,7 +248,9 @@ static void client_init(struct fixture_client *c,
   mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
       &c->conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
   ck_assert_int_eq(mbedtls_ssl_setup(&c->ssl, &c->conf), 0);
-  mbedtls_ssl_set_bio(&c->ssl, c, cli_send, cli_recv, NULL);
+  c->pipe.in = &c->in;
+  c->pipe.out = &c->out;
+  mbedtls_ssl_set_bio(&c->ssl, &c->pipe, mempipe_send, mempipe_recv, NULL);
   if (o->sni != NULL)
     ck_assert_int_eq(mbedtls_ssl_set_hostname(&c->ssl, o->sni), 0);
   if (o->resume != NULL)

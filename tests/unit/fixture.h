@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../common/mempipe.h"
 #include "buf.h"
 #include "config.h"
 #include "tls_int.h"
@@ -86,6 +87,7 @@ struct fixture_client {
   mbedtls_x509_crt crt; /* the client certificate, if any */
   mbedtls_pk_context key;
   struct buf in, out;
+  struct mempipe pipe; /* the client's I/O: in and out */
 };
 
 /* What the client offers. Pointers are borrowed and must outlive the
